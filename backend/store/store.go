@@ -1,0 +1,208 @@
+// Package store holds Portcullis' data model (gorm models), opens the database
+// (SQLite in WAL mode by default, PostgreSQL by DSN), runs migrations and seeds
+// the built-in rows, and translates driver errors into domain errors.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Domain errors returned by Translate.
+var (
+	ErrNotFound  = errors.New("store: not found")
+	ErrDuplicate = errors.New("store: duplicate key")
+	ErrConflict  = errors.New("store: conflict")
+)
+
+// Options says which database to open.
+type Options struct {
+	// DSN is a PostgreSQL DSN ("postgres://..." or "host=... dbname=...") or
+	// "sqlite:PATH". Empty means SQLite at DataDir/portcullis.db.
+	DSN     string
+	DataDir string
+}
+
+// Store is an open database.
+type Store struct {
+	DB     *gorm.DB
+	Driver string // "sqlite" or "postgres"
+}
+
+// Open opens the database, migrates it and seeds built-in rows.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	var (
+		dialector gorm.Dialector
+		driver    string
+	)
+	switch dsn := opts.DSN; {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"), strings.Contains(dsn, "dbname="):
+		dialector, driver = postgres.Open(dsn), "postgres"
+	default:
+		path := strings.TrimPrefix(dsn, "sqlite:")
+		if path == "" {
+			if opts.DataDir == "" {
+				return nil, errors.New("store: neither DSN nor data dir given")
+			}
+			path = filepath.Join(opts.DataDir, "portcullis.db")
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("store: create %s: %w", filepath.Dir(path), err)
+		}
+		q := "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+		dialector, driver = sqlite.Open("file:"+path+q), "sqlite"
+	}
+	db, err := gorm.Open(dialector, &gorm.Config{
+		Logger:                                   logger.Discard,
+		DisableForeignKeyConstraintWhenMigrating: true,
+		NowFunc:                                  func() time.Time { return time.Now().UTC() },
+		TranslateError:                           true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", driver, err)
+	}
+	if driver == "sqlite" {
+		sqlDB, err := db.DB()
+		if err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		// One writer at a time; readers share the pool (WAL).
+		sqlDB.SetMaxOpenConns(8)
+	}
+	s := &Store{DB: db, Driver: driver}
+	if err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	sqlDB, err := s.DB.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// Migrate creates or updates every table and seeds the built-in rows. It is idempotent.
+func (s *Store) Migrate(ctx context.Context) error {
+	db := s.DB.WithContext(ctx)
+	if err := db.AutoMigrate(AllModels()...); err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	return s.seed(ctx)
+}
+
+// DefaultOrgName is the name of the organization created on first start.
+const DefaultOrgName = "Default"
+
+// DefaultOrg returns the built-in default organization.
+func (s *Store) DefaultOrg(ctx context.Context) (*Organization, error) {
+	var o Organization
+	if err := s.DB.WithContext(ctx).Where("builtin = ?", true).Order("id").First(&o).Error; err != nil {
+		return nil, Translate(err)
+	}
+	return &o, nil
+}
+
+// BuiltinPlatforms are seeded on first start.
+var builtinPlatforms = []Platform{
+	{Name: "Linux", Category: CategoryLinux, Protocols: JSONList{"ssh/22", "sftp/22", "telnet/23"}},
+	{Name: "Unix", Category: CategoryUnix, Protocols: JSONList{"ssh/22", "sftp/22"}},
+	{Name: "Windows", Category: CategoryWindows, Protocols: JSONList{"rdp/3389", "ssh/22"}, Settings: JSONMap{"rdp_security": "any", "ignore_cert": "true", "domain": ""}},
+	{Name: "VNC", Category: CategoryUnix, Protocols: JSONList{"vnc/5900"}},
+	{Name: "Network device", Category: CategoryNetwork, Protocols: JSONList{"ssh/22", "telnet/23"}},
+	{Name: "MySQL", Category: CategoryDatabase, Protocols: JSONList{"mysql/3306"}},
+	{Name: "MariaDB", Category: CategoryDatabase, Protocols: JSONList{"mariadb/3306"}},
+	{Name: "PostgreSQL", Category: CategoryDatabase, Protocols: JSONList{"postgresql/5432"}},
+	{Name: "Redis", Category: CategoryDatabase, Protocols: JSONList{"redis/6379"}},
+}
+
+// DangerousCommands is the content of the built-in "dangerous commands" group.
+const DangerousCommands = `rm -rf /
+rm -rf /*
+rm -fr /
+mkfs
+mkfs.ext4
+mkfs.xfs
+dd of=/dev/sda
+shutdown
+reboot
+halt
+poweroff
+init 0
+init 6
+:(){ :|:& };:
+chmod -R 777 /
+chown -R
+> /dev/sda`
+
+func (s *Store) seed(ctx context.Context) error {
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var n int64
+		if err := tx.Model(&Organization{}).Where("builtin = ?", true).Count(&n).Error; err != nil {
+			return fmt.Errorf("store: seed: %w", err)
+		}
+		if n == 0 {
+			if err := tx.Create(&Organization{Name: DefaultOrgName, Builtin: true, Description: "Default organization"}).Error; err != nil {
+				return fmt.Errorf("store: seed org: %w", err)
+			}
+		}
+		for _, p := range builtinPlatforms {
+			p.Builtin = true
+			if err := tx.Where(Platform{Name: p.Name}).FirstOrCreate(&p).Error; err != nil {
+				return fmt.Errorf("store: seed platform %s: %w", p.Name, err)
+			}
+		}
+		var org Organization
+		if err := tx.Where("builtin = ?", true).Order("id").First(&org).Error; err != nil {
+			return fmt.Errorf("store: seed: %w", err)
+		}
+		if err := tx.Model(&CommandGroup{}).Where("builtin = ? AND org_id = ?", true, org.ID).Count(&n).Error; err != nil {
+			return fmt.Errorf("store: seed: %w", err)
+		}
+		if n == 0 {
+			g := CommandGroup{OrgID: org.ID, Name: "Dangerous commands", Kind: "command", Content: DangerousCommands, Builtin: true,
+				Comment: "Commands that destroy data or stop the machine. Edit as you see fit."}
+			if err := tx.Create(&g).Error; err != nil {
+				return fmt.Errorf("store: seed command group: %w", err)
+			}
+			f := CommandFilter{OrgID: org.ID, Name: "Deny dangerous commands", Priority: 10, Action: FilterDeny, IsActive: true, Groups: []CommandGroup{g}}
+			if err := tx.Create(&f).Error; err != nil {
+				return fmt.Errorf("store: seed command filter: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// Translate maps driver errors to the domain errors of this package, keeping the original wrapped.
+func Translate(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return fmt.Errorf("%w", ErrNotFound)
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return fmt.Errorf("%w: %v", ErrDuplicate, err)
+	case errors.Is(err, gorm.ErrForeignKeyViolated):
+		return fmt.Errorf("%w: %v", ErrConflict, err)
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "duplicate key value") || strings.Contains(msg, "SQLSTATE 23505") {
+		return fmt.Errorf("%w: %v", ErrDuplicate, err)
+	}
+	return err
+}
