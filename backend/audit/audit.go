@@ -123,11 +123,11 @@ func (l *Logger) append(ctx context.Context, row any, last func(*gorm.DB) (strin
 
 // VerifyResult is the outcome of Verify.
 type VerifyResult struct {
-	LoginRows     int   `json:"login_rows"`
-	OperationRows int   `json:"operation_rows"`
-	BrokenLoginID uint  `json:"broken_login_id,omitempty"`
-	BrokenOpID    uint  `json:"broken_operation_id,omitempty"`
-	OK            bool  `json:"ok"`
+	LoginRows     int  `json:"login_rows"`
+	OperationRows int  `json:"operation_rows"`
+	BrokenLoginID uint `json:"broken_login_id,omitempty"`
+	BrokenOpID    uint `json:"broken_operation_id,omitempty"`
+	OK            bool `json:"ok"`
 }
 
 // Verify walks both chains and reports the first row that does not match.

@@ -60,14 +60,14 @@ type Security struct {
 	PasswordRequireLower  bool     `json:"password_require_lower"`
 	PasswordRequireDigit  bool     `json:"password_require_digit"`
 	PasswordRequireSymbol bool     `json:"password_require_symbol"`
-	MFAGlobal             bool     `json:"mfa_global"`              // every user must use TOTP
-	MFARoles              []string `json:"mfa_roles"`               // roles that must use TOTP
-	LockoutThreshold      int      `json:"lockout_threshold"`       // failures before lockout
-	LockoutMinutes        int      `json:"lockout_minutes"`         // lockout duration
-	IPThrottlePerMinute   int      `json:"ip_throttle_per_minute"`  // failed logins per source IP per minute
-	SessionTTLMinutes     int      `json:"session_ttl_minutes"`     // web login lifetime
-	SessionIdleMinutes    int      `json:"session_idle_minutes"`    // terminal idle timeout
-	SessionMaxHours       int      `json:"session_max_hours"`       // terminal maximum duration
+	MFAGlobal             bool     `json:"mfa_global"`             // every user must use TOTP
+	MFARoles              []string `json:"mfa_roles"`              // roles that must use TOTP
+	LockoutThreshold      int      `json:"lockout_threshold"`      // failures before lockout
+	LockoutMinutes        int      `json:"lockout_minutes"`        // lockout duration
+	IPThrottlePerMinute   int      `json:"ip_throttle_per_minute"` // failed logins per source IP per minute
+	SessionTTLMinutes     int      `json:"session_ttl_minutes"`    // web login lifetime
+	SessionIdleMinutes    int      `json:"session_idle_minutes"`   // terminal idle timeout
+	SessionMaxHours       int      `json:"session_max_hours"`      // terminal maximum duration
 	ConnectTokenTTLSecond int      `json:"connect_token_ttl_seconds"`
 }
 
@@ -84,7 +84,7 @@ func DefaultSecurity() Security {
 // Validate checks the policy.
 func (s *Security) Validate() error {
 	checks := []struct {
-		field    string
+		field     string
 		v, lo, hi int
 	}{
 		{"password_min_length", s.PasswordMinLength, 8, 128},

@@ -139,20 +139,20 @@ type Protocol struct {
 
 // Asset is a server, desktop, network device or database reachable through Portcullis.
 type Asset struct {
-	ID         uint       `gorm:"primaryKey" json:"id"`
-	OrgID      uint       `gorm:"uniqueIndex:idx_asset_org_name;not null" json:"org_id"`
-	Name       string     `gorm:"size:128;uniqueIndex:idx_asset_org_name;not null" json:"name"`
-	Address    string     `gorm:"size:256;not null" json:"address"`
-	PlatformID uint       `gorm:"index" json:"platform_id"`
-	Platform   *Platform  `json:"platform,omitempty"`
-	Protocols  Protocols  `gorm:"type:text" json:"protocols"`
-	ZoneID     *uint      `gorm:"index" json:"zone_id"`
-	IsActive   bool       `gorm:"not null" json:"is_active"`
-	Labels     JSONList   `gorm:"type:text" json:"labels"` // "key:value"
-	Comment    string     `gorm:"size:1024" json:"comment"`
-	Nodes      []Node     `gorm:"many2many:asset_nodes;" json:"nodes,omitempty"`
-	CreatedAt  time.Time  `json:"created_at"`
-	UpdatedAt  time.Time  `json:"updated_at"`
+	ID         uint      `gorm:"primaryKey" json:"id"`
+	OrgID      uint      `gorm:"uniqueIndex:idx_asset_org_name;not null" json:"org_id"`
+	Name       string    `gorm:"size:128;uniqueIndex:idx_asset_org_name;not null" json:"name"`
+	Address    string    `gorm:"size:256;not null" json:"address"`
+	PlatformID uint      `gorm:"index" json:"platform_id"`
+	Platform   *Platform `json:"platform,omitempty"`
+	Protocols  Protocols `gorm:"type:text" json:"protocols"`
+	ZoneID     *uint     `gorm:"index" json:"zone_id"`
+	IsActive   bool      `gorm:"not null" json:"is_active"`
+	Labels     JSONList  `gorm:"type:text" json:"labels"` // "key:value"
+	Comment    string    `gorm:"size:1024" json:"comment"`
+	Nodes      []Node    `gorm:"many2many:asset_nodes;" json:"nodes,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 // AssetNode is the join row of Asset.Nodes.
@@ -268,20 +268,20 @@ type CommandGroup struct {
 
 // CommandFilter is an ordered rule binding command groups to an action for a scope.
 type CommandFilter struct {
-	ID        uint           `gorm:"primaryKey" json:"id"`
-	OrgID     uint           `gorm:"uniqueIndex:idx_cmdfilter_org_name;not null" json:"org_id"`
-	Name      string         `gorm:"size:128;uniqueIndex:idx_cmdfilter_org_name;not null" json:"name"`
-	Priority  int            `gorm:"not null" json:"priority"` // lower runs first
-	Action    string         `gorm:"size:16;not null" json:"action"`
-	Groups    []CommandGroup `gorm:"many2many:cmdfilter_groups;" json:"groups,omitempty"`
-	Users     []User         `gorm:"many2many:cmdfilter_users;" json:"users,omitempty"`
-	UserGroups []UserGroup   `gorm:"many2many:cmdfilter_user_groups;" json:"user_groups,omitempty"`
-	Assets    []Asset        `gorm:"many2many:cmdfilter_assets;" json:"assets,omitempty"`
-	Accounts  JSONList       `gorm:"type:text" json:"accounts"` // account names; empty = all
-	IsActive  bool           `gorm:"not null" json:"is_active"`
-	Comment   string         `gorm:"size:1024" json:"comment"`
-	CreatedAt time.Time      `json:"created_at"`
-	UpdatedAt time.Time      `json:"updated_at"`
+	ID         uint           `gorm:"primaryKey" json:"id"`
+	OrgID      uint           `gorm:"uniqueIndex:idx_cmdfilter_org_name;not null" json:"org_id"`
+	Name       string         `gorm:"size:128;uniqueIndex:idx_cmdfilter_org_name;not null" json:"name"`
+	Priority   int            `gorm:"not null" json:"priority"` // lower runs first
+	Action     string         `gorm:"size:16;not null" json:"action"`
+	Groups     []CommandGroup `gorm:"many2many:cmdfilter_groups;" json:"groups,omitempty"`
+	Users      []User         `gorm:"many2many:cmdfilter_users;" json:"users,omitempty"`
+	UserGroups []UserGroup    `gorm:"many2many:cmdfilter_user_groups;" json:"user_groups,omitempty"`
+	Assets     []Asset        `gorm:"many2many:cmdfilter_assets;" json:"assets,omitempty"`
+	Accounts   JSONList       `gorm:"type:text" json:"accounts"` // account names; empty = all
+	IsActive   bool           `gorm:"not null" json:"is_active"`
+	Comment    string         `gorm:"size:1024" json:"comment"`
+	CreatedAt  time.Time      `json:"created_at"`
+	UpdatedAt  time.Time      `json:"updated_at"`
 }
 
 // Command filter actions.
@@ -339,19 +339,19 @@ const (
 
 // LoginLog records every login attempt, web, SSH or API.
 type LoginLog struct {
-	ID         uint      `gorm:"primaryKey" json:"id"`
-	UserID     *uint     `gorm:"index" json:"user_id"`
-	OrgID      *uint     `gorm:"index" json:"org_id"`
-	Username   string    `gorm:"size:128;index" json:"username"`
-	SourceIP   string    `gorm:"size:64" json:"source_ip"`
-	UserAgent  string    `gorm:"size:512" json:"user_agent"`
-	Channel    string    `gorm:"size:16" json:"channel"` // web, ssh, api
-	Method     string    `gorm:"size:16" json:"method"`  // password, otp, key, token
-	Success    bool      `gorm:"index" json:"success"`
-	Reason     string    `gorm:"size:256" json:"reason"`
-	CreatedAt  time.Time `gorm:"index" json:"created_at"`
-	PrevHash   string    `gorm:"size:64" json:"prev_hash"`
-	Hash       string    `gorm:"size:64" json:"hash"`
+	ID        uint      `gorm:"primaryKey" json:"id"`
+	UserID    *uint     `gorm:"index" json:"user_id"`
+	OrgID     *uint     `gorm:"index" json:"org_id"`
+	Username  string    `gorm:"size:128;index" json:"username"`
+	SourceIP  string    `gorm:"size:64" json:"source_ip"`
+	UserAgent string    `gorm:"size:512" json:"user_agent"`
+	Channel   string    `gorm:"size:16" json:"channel"` // web, ssh, api
+	Method    string    `gorm:"size:16" json:"method"`  // password, otp, key, token
+	Success   bool      `gorm:"index" json:"success"`
+	Reason    string    `gorm:"size:256" json:"reason"`
+	CreatedAt time.Time `gorm:"index" json:"created_at"`
+	PrevHash  string    `gorm:"size:64" json:"prev_hash"`
+	Hash      string    `gorm:"size:64" json:"hash"`
 }
 
 // OperationLog records every change made through the API, and every denial.
