@@ -1,0 +1,180 @@
+// Package server wires a Portcullis backend together from its configuration:
+// database, vault, audit, authentication, permissions and the HTTP API. The
+// portcullisd command and the desktop app's embedded backend both run it.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/portcullis/portcullis/backend/audit"
+	"github.com/portcullis/portcullis/backend/auth"
+	"github.com/portcullis/portcullis/backend/config"
+	"github.com/portcullis/portcullis/backend/httpapi"
+	"github.com/portcullis/portcullis/backend/perm"
+	"github.com/portcullis/portcullis/backend/settings"
+	"github.com/portcullis/portcullis/backend/store"
+	"github.com/portcullis/portcullis/backend/vault"
+	"github.com/portcullis/portcullis/frontend"
+)
+
+// Server is one running backend.
+type Server struct {
+	cfg     config.Config
+	log     *slog.Logger
+	store   *store.Store
+	api     *httpapi.API
+	auth    *auth.Service
+	initial string
+	ready   chan struct{}
+	addrMu  sync.Mutex // guards addr
+	addr    string
+	closeMu sync.Mutex // guards closed
+	closed  bool
+}
+
+// New opens the data dir and database and builds the API. It creates the
+// initial admin on the very first start.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.CheckAndSetDefaults(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("server: data dir %s: %w", cfg.DataDir, err)
+	}
+	st, err := store.Open(ctx, store.Options{DSN: cfg.DSN, DataDir: cfg.DataDir})
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			st.Close()
+		}
+	}()
+	if err := perm.EnsureIndexes(ctx, st.DB); err != nil {
+		return nil, err
+	}
+	v, err := vault.Open(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	clock := time.Now
+	aud := audit.New(st.DB, log, clock)
+	sets := settings.New(st.DB)
+	authSvc := auth.NewService(st.DB, v, sets, aud, log, clock)
+	initial, _, err := authSvc.EnsureInitialAdmin(ctx, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	var proxies []netip.Prefix
+	for _, p := range cfg.TrustedProxies {
+		pfx, err := netip.ParsePrefix(p)
+		if err != nil {
+			return nil, fmt.Errorf("server: trusted proxy %q: %w", p, err)
+		}
+		proxies = append(proxies, pfx)
+	}
+	var ui fs.FS
+	if sub, err := fs.Sub(frontend.Dist, "dist"); err == nil {
+		ui = sub
+	}
+	s := &Server{cfg: cfg, log: log.With("component", "server"), store: st, auth: authSvc, initial: initial, ready: make(chan struct{})}
+	s.api = httpapi.New(httpapi.Deps{
+		Store: st, Auth: authSvc, Perm: perm.New(st.DB, clock), Vault: v, Audit: aud, Settings: sets, Log: log, Clock: clock,
+		UI: ui, AllowedOrigins: cfg.AllowedOrigins, TrustedProxies: proxies, LaunchToken: cfg.LaunchToken,
+		MaxBodyBytes: cfg.MaxBodyBytes, Registry: prometheus.NewRegistry(),
+	})
+	ok = true
+	return s, nil
+}
+
+// Handler returns the HTTP handler (API, UI, health, metrics).
+func (s *Server) Handler() http.Handler { return s.api }
+
+// API returns the REST API.
+func (s *Server) API() *httpapi.API { return s.api }
+
+// Store returns the database.
+func (s *Server) Store() *store.Store { return s.store }
+
+// InitialAdminPassword is the one-time admin password, set only on the very first start.
+func (s *Server) InitialAdminPassword() string { return s.initial }
+
+// Ready is closed once the server listens.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Addr is the HTTP listen address once listening.
+func (s *Server) Addr() string {
+	s.addrMu.Lock()
+	defer s.addrMu.Unlock()
+	return s.addr
+}
+
+// Serve listens on the configured addresses and serves until ctx is done.
+func (s *Server) Serve(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("server: listen %s: %w", s.cfg.HTTPAddr, err)
+	}
+	return s.ServeListener(ctx, ln)
+}
+
+// ServeListener serves HTTP on ln until ctx is done, then shuts down gracefully.
+func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.api,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	s.addrMu.Lock()
+	s.addr = ln.Addr().String()
+	s.addrMu.Unlock()
+	s.log.Info("listening", "http", s.addr)
+	close(s.ready)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("server: http: %w", err)
+	case <-ctx.Done():
+	}
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutCtx); err != nil {
+		return fmt.Errorf("server: shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("server: http: %w", err)
+	}
+	return nil
+}
+
+// Close releases the database.
+func (s *Server) Close() error {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return s.store.Close()
+}
