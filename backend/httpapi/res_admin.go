@@ -268,7 +268,7 @@ func (a *API) registerAdmin() {
 		h: func(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 			w.Header().Set("Content-Disposition", `attachment; filename="assets.csv"`)
-			err := asset.ExportAssets(r.Context(), a.db, rc.orgID, w)
+			err := asset.ExportAssets(r.Context(), a.db, rc.orgID, w, asset.ExportFilter{})
 			a.oplog(r.Context(), rc, "asset.export", "asset", "", "", nil, nil, err == nil, errMessage(err))
 			return err
 		}})
@@ -276,7 +276,7 @@ func (a *API) registerAdmin() {
 		h: func(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 			w.Header().Set("Content-Disposition", `attachment; filename="accounts.csv"`)
-			err := asset.ExportAccounts(r.Context(), a.db, rc.orgID, w)
+			err := asset.ExportAccounts(r.Context(), a.db, rc.orgID, w, asset.ExportFilter{})
 			a.oplog(r.Context(), rc, "account.export", "account", "", "", nil, nil, err == nil, errMessage(err))
 			return err
 		}})

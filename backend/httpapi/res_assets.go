@@ -106,7 +106,7 @@ func (a *API) registerAssets() {
 				if err := applyName(&name, in.Name, "name", false); err != nil {
 					return err
 				}
-				if err := asset.RenameNode(ctx, tx, rc.orgID, n.ID, name); err != nil {
+				if _, err := asset.RenameNode(ctx, tx, rc.orgID, n.ID, name); err != nil {
 					return err
 				}
 			}
@@ -115,7 +115,8 @@ func (a *API) registerAssets() {
 				if !in.ParentID.Null {
 					parent = &in.ParentID.V
 				}
-				return asset.MoveNode(ctx, tx, rc.orgID, n.ID, parent)
+				_, err := asset.MoveNode(ctx, tx, rc.orgID, n.ID, parent)
+				return err
 			}
 			return nil
 		},
