@@ -143,7 +143,7 @@ func New(d Deps) *API {
 	a.mux.HandleFunc("GET /healthz", a.healthz)
 	a.mux.Handle("GET /metrics", promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{}))
 	if d.UI != nil {
-		a.mux.Handle("GET /", uiHandler(d.UI))
+		a.mux.Handle("/", uiHandler(d.UI))
 	}
 	return a
 }
