@@ -109,6 +109,10 @@ func toAPIError(err error) (*Error, bool) {
 		return errForbidden("login not allowed from this address or at this time"), false
 	case errors.Is(err, auth.ErrThrottled):
 		return &Error{Status: http.StatusTooManyRequests, Code: codeThrottled, Message: "too many failed attempts from this address; wait a minute"}, false
+	case errors.Is(err, auth.ErrMFAAlreadyEnabled):
+		return errConflict("", "TOTP is already enabled; disable it first to enrol a new device"), false
+	case errors.Is(err, auth.ErrNoPendingTOTP):
+		return errConflict("", "no TOTP enrolment in progress; start with /auth/mfa/setup"), false
 	case errors.Is(err, auth.ErrMFAEnforced):
 		return errForbidden("multi-factor authentication is required by the security policy"), false
 	}

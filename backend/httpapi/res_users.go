@@ -100,25 +100,6 @@ func (a *API) keepOneSystemAdmin(ctx context.Context, tx *gorm.DB, exceptID uint
 	return nil
 }
 
-// setPassword checks the policy and sets a new password hash on u (not saved).
-func (a *API) setPassword(ctx context.Context, u *store.User, password string, mustChange bool) error {
-	sec, err := a.Settings.Security(ctx)
-	if err != nil {
-		return err
-	}
-	if err := auth.CheckPasswordPolicy(sec, password, u.Username); err != nil {
-		return err
-	}
-	hash, err := auth.HashPassword(password)
-	if err != nil {
-		return err
-	}
-	now := a.Clock().UTC()
-	u.PasswordHash, u.MustChangePassword, u.PasswordChangedAt = hash, mustChange, &now
-	u.FailedLogins, u.LockedUntil = 0, nil
-	return nil
-}
-
 func validEmail(s string) bool {
 	at := -1
 	for i, r := range s {
@@ -157,7 +138,7 @@ func (a *API) registerUsers() {
 			if !in.Password.Set || in.Password.V == "" {
 				return nil, errValidation("password", "is required: set an initial password the user must change at first login")
 			}
-			if err := a.setPassword(ctx, u, in.Password.V, u.MustChangePassword); err != nil {
+			if err := a.Auth.SetPassword(auth.WithTx(ctx, tx), u, in.Password.V, u.MustChangePassword); err != nil {
 				return nil, err
 			}
 			if err := tx.Create(u).Error; err != nil {
@@ -172,16 +153,18 @@ func (a *API) registerUsers() {
 			if err := a.applyUser(ctx, tx, rc, u, in, false); err != nil {
 				return err
 			}
+			if err := tx.Save(u).Error; err != nil {
+				return store.Translate(err)
+			}
 			if in.Password.Set && in.Password.V != "" {
+				// Resetting a password also ends the user's sessions.
 				must := true
 				if in.MustChangePassword.Set {
 					must = in.MustChangePassword.V
 				}
-				if err := a.setPassword(ctx, u, in.Password.V, must); err != nil {
-					return err
-				}
+				return a.Auth.SetPassword(auth.WithTx(ctx, tx), u, in.Password.V, must)
 			}
-			return store.Translate(tx.Save(u).Error)
+			return nil
 		},
 		remove: func(ctx context.Context, tx *gorm.DB, rc *reqCtx, u *store.User) error {
 			if u.ID == rc.user.ID {

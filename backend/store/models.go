@@ -80,7 +80,7 @@ type User struct {
 	TOTPEnabled        bool       `json:"totp_enabled"`
 	TOTPSecretEnc      []byte     `json:"-"`
 	TOTPPendingEnc     []byte     `json:"-"`
-	RecoveryCodes      string     `gorm:"type:text" json:"-"` // JSON array of argon2id hashes
+	RecoveryCodes      string     `gorm:"type:text" json:"-"` // JSON array of SHA-256 hex digests (the codes are high-entropy)
 	FailedLogins       int        `json:"-"`
 	LockedUntil        *time.Time `json:"locked_until"`
 	LastLoginAt        *time.Time `json:"last_login_at"`
