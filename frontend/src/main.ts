@@ -1,0 +1,30 @@
+// Entry: wires the API for the host (browser or desktop), stores, i18n and router.
+import { createApp } from 'vue'
+import { createPinia } from 'pinia'
+import App from './App.vue'
+import { apiKey, createHostApi } from './api'
+import { i18n } from './i18n'
+import { createAppRouter } from './router'
+import { useSessionStore } from './stores/session'
+import './style.css'
+
+const app = createApp(App)
+const api = createHostApi()
+app.provide(apiKey, api)
+app.use(createPinia())
+app.use(i18n)
+const router = createAppRouter()
+app.use(router)
+
+// A refused session token (expired, revoked) sends the user back to the login page.
+api.client.onUnauthorized(() => {
+  const session = app.runWithContext(() => useSessionStore())
+  if (!session.isAuthenticated) return
+  session.clear()
+  const current = router.currentRoute.value
+  if (current.name !== 'login') {
+    void router.push({ name: 'login', query: { expired: '1', redirect: current.fullPath } })
+  }
+})
+
+app.mount('#app')
