@@ -364,6 +364,9 @@ func (a *API) saveAccount(ctx context.Context, tx *gorm.DB, rc *reqCtx, m *store
 		m.Username = in.Username.V
 	}
 	if in.SecretType.Set {
+		if !creating && m.HasSecret && in.SecretType.V != m.SecretType && (!in.Secret.Set || in.Secret.V == "") {
+			return errValidation("secret", "changing secret_type needs the new secret")
+		}
 		m.SecretType = in.SecretType.V
 	}
 	applyBool(&m.Privileged, in.Privileged)

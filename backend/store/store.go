@@ -102,6 +102,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err := db.AutoMigrate(AllModels()...); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
+	// Root nodes have a NULL parent, which the (org, parent, name) index does not
+	// compare: a partial index keeps root names unique per organization.
+	if err := db.Exec("CREATE UNIQUE INDEX IF NOT EXISTS idx_node_root_name ON nodes (org_id, name) WHERE parent_id IS NULL").Error; err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
 	return s.seed(ctx)
 }
 
