@@ -97,6 +97,8 @@ func toAPIError(err error) (*Error, bool) {
 		return errConflict("", err.Error()), false
 	case errors.Is(err, asset.ErrInvalid):
 		return &Error{Status: http.StatusBadRequest, Code: codeValidation, Message: err.Error()}, false
+	case errors.Is(err, perm.ErrInvalidQuery):
+		return errValidation("sort", "%v", err), false
 	case errors.Is(err, perm.ErrDenied):
 		return errForbidden("access denied"), false
 	case errors.Is(err, auth.ErrInvalidCredentials), errors.Is(err, auth.ErrOTPInvalid), errors.Is(err, auth.ErrTokenInvalid):

@@ -56,7 +56,7 @@ func Postgres(t testing.TB) *store.Store {
 	if err := adb.Exec("CREATE DATABASE " + name).Error; err != nil {
 		t.Fatalf("create database: %v", err)
 	}
-	s, err := store.Open(context.Background(), store.Options{DSN: withDB(admin, name)})
+	s, err := store.Open(context.Background(), store.Options{DSN: WithDB(admin, name)})
 	if err != nil {
 		t.Fatalf("open postgres store: %v", err)
 	}
@@ -70,8 +70,8 @@ func Postgres(t testing.TB) *store.Store {
 	return s
 }
 
-// withDB returns the DSN with its database name replaced.
-func withDB(dsn, name string) string {
+// WithDB returns a PostgreSQL DSN (URL or key=value) with its database name replaced.
+func WithDB(dsn, name string) string {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		i := strings.LastIndexByte(dsn, '/')
 		q := ""
