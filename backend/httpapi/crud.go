@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"gorm.io/gorm"
 
@@ -360,6 +359,3 @@ func idsIn[M any](ctx context.Context, tx *gorm.DB, orgID uint, field string, id
 	}
 	return rows, nil
 }
-
-// timeOpt parses an optional RFC 3339 time field.
-type timeOpt = opt[time.Time]

@@ -314,14 +314,13 @@ func (a *API) saveAsset(ctx context.Context, tx *gorm.DB, rc *reqCtx, m *store.A
 	if err := asset.ValidateAsset(m); err != nil {
 		return err
 	}
-	nodes := m.Nodes
 	m.Nodes, m.Platform = nil, nil
 	if err := tx.Omit("Nodes", "Platform").Save(m).Error; err != nil {
 		return store.Translate(err)
 	}
 	if in.NodeIDs.Set {
-		var err error
-		if nodes, err = idsIn[store.Node](ctx, tx, rc.orgID, "node_ids", in.NodeIDs.V); err != nil {
+		nodes, err := idsIn[store.Node](ctx, tx, rc.orgID, "node_ids", in.NodeIDs.V)
+		if err != nil {
 			return err
 		}
 		if err := tx.Model(m).Association("Nodes").Replace(nodes); err != nil {
