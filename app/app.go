@@ -1,0 +1,261 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/wailsapp/wails/v2/pkg/options"
+	"github.com/wailsapp/wails/v2/pkg/options/assetserver"
+	"github.com/wailsapp/wails/v2/pkg/options/linux"
+	"github.com/wailsapp/wails/v2/pkg/runtime"
+)
+
+// Environment variables read by [New] when the matching Config field is empty.
+const (
+	// EnvSmokeDir names a directory where the app writes backend.json once the embedded
+	// backend is ready (used by scripts/desktop-smoke.sh).
+	EnvSmokeDir = "PORTCULLIS_SMOKE_DIR"
+	// EnvLogLevel sets the desktop's log level: debug, info, warn or error.
+	EnvLogLevel = "PORTCULLIS_LOG_LEVEL"
+)
+
+// SmokeFileName is the file written into the smoke dir: {"base_url": "..."} (never the token).
+const SmokeFileName = "backend.json"
+
+// Timeouts of the app's lifecycle.
+const (
+	backendReadyTimeout = 60 * time.Second // first start migrates a new database
+	backendStopTimeout  = 15 * time.Second
+)
+
+// Config configures the desktop app. Zero fields get defaults from [New].
+type Config struct {
+	// UI is the frontend package's embed.FS; the built UI is in its dist/ directory.
+	UI fs.FS
+	// Icon is the window icon (PNG).
+	Icon []byte
+	// ConfigDir holds the desktop's own files (window.json, profiles). Default:
+	// os.UserConfigDir()/portcullis.
+	ConfigDir string
+	// LocalDataDir is the data dir of the embedded Local backend, where its log and database
+	// live. Default: ConfigDir/local.
+	LocalDataDir string
+	// SmokeDir, when set, receives backend.json once the backend is ready. Default: $PORTCULLIS_SMOKE_DIR.
+	SmokeDir string
+	// LogLevel is debug, info, warn or error. Default: $PORTCULLIS_LOG_LEVEL, else info.
+	LogLevel string
+	// Stderr receives the log besides the log file. Default: os.Stderr.
+	Stderr io.Writer
+}
+
+// App is the desktop application. Its exported methods are bound to the frontend
+// (window.go.app.App.*); everything else is wired through [Options].
+type App struct {
+	cfg       Config
+	ui        fs.FS
+	log       *slog.Logger // component=desktop
+	wailsLog  *slog.Logger // component=wails: the Wails runtime's own messages
+	logFile   io.Closer
+	backend   *embeddedBackend
+	statePath string
+
+	closeOnce sync.Once     // shutdown runs once
+	closing   chan struct{} // closed at shutdown: bound calls stop waiting
+}
+
+// New prepares the desktop app: it resolves the directories, opens the log and checks that the
+// UI is built. The backend starts with the window (OnStartup).
+func New(cfg Config) (*App, error) {
+	ui, err := uiAssets(cfg.UI)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.ConfigDir == "" {
+		base, err := os.UserConfigDir()
+		if err != nil {
+			return nil, fmt.Errorf("app: config dir: %w", err)
+		}
+		cfg.ConfigDir = filepath.Join(base, "portcullis")
+	}
+	if cfg.LocalDataDir == "" {
+		cfg.LocalDataDir = filepath.Join(cfg.ConfigDir, "local")
+	}
+	if cfg.SmokeDir == "" {
+		cfg.SmokeDir = os.Getenv(EnvSmokeDir)
+	}
+	if cfg.LogLevel == "" {
+		cfg.LogLevel = os.Getenv(EnvLogLevel)
+	}
+	if cfg.Stderr == nil {
+		cfg.Stderr = os.Stderr
+	}
+	level, err := parseLevel(cfg.LogLevel)
+	if err != nil {
+		return nil, err
+	}
+	log, logFile, err := openLog(cfg.LocalDataDir, level, cfg.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	token, err := newLaunchToken()
+	if err != nil {
+		logFile.Close()
+		return nil, err
+	}
+	a := &App{
+		cfg:       cfg,
+		ui:        ui,
+		log:       log.With("component", "desktop"),
+		wailsLog:  log.With("component", "wails"),
+		logFile:   logFile,
+		statePath: filepath.Join(cfg.ConfigDir, "window.json"),
+		closing:   make(chan struct{}),
+	}
+	a.backend = newEmbeddedBackend(localConfig(cfg.LocalDataDir, token), log, newRealServer)
+	a.backend.onReady = a.backendReady
+	return a, nil
+}
+
+// Backend tells the frontend where the backend is: for the Local profile, the embedded
+// backend's base URL and launch token. It waits until the backend is ready.
+func (a *App) Backend() (BackendInfo, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-a.closing:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return a.backend.wait(ctx, backendReadyTimeout)
+}
+
+// Options returns the Wails options of the main window, with a's lifecycle hooks wired in.
+// The caller binds the services (Bind) and runs.
+func Options(a *App) *options.App {
+	state, err := loadWindowState(a.statePath)
+	if err != nil {
+		a.log.Warn("window state not restored", "err", err)
+	}
+	start := options.Normal
+	if state.Maximised {
+		start = options.Maximised
+	}
+	return &options.App{
+		Title:            "Portcullis — Local",
+		Width:            state.Width,
+		Height:           state.Height,
+		MinWidth:         minWidth,
+		MinHeight:        minHeight,
+		WindowStartState: start,
+		BackgroundColour: options.NewRGB(0x10, 0x1a, 0x2b),
+		AssetServer: &assetserver.Options{
+			Assets:  a.ui,
+			Handler: spaFallback(a.ui),
+		},
+		OnStartup:     a.startup,
+		OnBeforeClose: a.beforeClose,
+		OnShutdown:    a.shutdown,
+		Logger:        wailsLogger{log: a.wailsLog, exit: os.Exit},
+		Linux: &linux.Options{
+			Icon:        a.cfg.Icon,
+			ProgramName: "portcullis",
+			// Wails' own default when Linux is nil: some GPU drivers show a blank page otherwise.
+			WebviewGpuPolicy: linux.WebviewGpuPolicyNever,
+		},
+	}
+}
+
+// startup runs when the window is created: it starts the embedded backend. Its context lives
+// until shutdown cancels it.
+func (a *App) startup(ctx context.Context) {
+	a.log.Info("desktop starting", "config_dir", a.cfg.ConfigDir, "data_dir", a.cfg.LocalDataDir)
+	a.backend.start(ctx)
+}
+
+// beforeClose remembers the window size; it never prevents closing.
+func (a *App) beforeClose(ctx context.Context) bool {
+	a.rememberWindow(runtimeWindow{ctx})
+	return false
+}
+
+// window is what the app asks of its window when it closes.
+type window interface {
+	Size() (width, height int)
+	IsMaximised() bool
+}
+
+// runtimeWindow is the Wails window behind a lifecycle context.
+type runtimeWindow struct{ ctx context.Context }
+
+func (w runtimeWindow) Size() (int, int)  { return runtime.WindowGetSize(w.ctx) }
+func (w runtimeWindow) IsMaximised() bool { return runtime.WindowIsMaximised(w.ctx) }
+
+// rememberWindow saves the window's size for the next start. A maximised window keeps the last
+// normal size, so that un-maximising after the next start restores it.
+func (a *App) rememberWindow(w window) {
+	state := windowState{Maximised: w.IsMaximised()}
+	if state.Maximised {
+		prev, _ := loadWindowState(a.statePath)
+		state.Width, state.Height = prev.Width, prev.Height
+	} else {
+		state.Width, state.Height = w.Size()
+	}
+	if err := saveWindowState(a.statePath, state); err != nil {
+		a.log.Warn("window state not saved", "err", err)
+		return
+	}
+	a.log.Debug("window state saved", "width", state.Width, "height", state.Height, "maximised", state.Maximised)
+}
+
+// shutdown stops the embedded backend and closes the log file. Later calls do nothing.
+func (a *App) shutdown(ctx context.Context) {
+	a.closeOnce.Do(func() {
+		close(a.closing)
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), backendStopTimeout)
+		defer cancel()
+		if err := a.backend.stop(stopCtx); err != nil {
+			a.log.Error("embedded backend did not stop cleanly", "err", err)
+		}
+		a.log.Info("desktop stopped")
+		if err := a.logFile.Close(); err != nil {
+			fmt.Fprintf(a.cfg.Stderr, "portcullis: closing log: %v\n", err)
+		}
+	})
+}
+
+// backendReady runs once the embedded backend listens.
+func (a *App) backendReady(info BackendInfo) {
+	if a.cfg.SmokeDir == "" {
+		return
+	}
+	if err := writeSmokeFile(a.cfg.SmokeDir, info); err != nil {
+		a.log.Error("smoke file not written", "err", err)
+		return
+	}
+	a.log.Info("smoke file written", "dir", a.cfg.SmokeDir)
+}
+
+// writeSmokeFile writes dir/backend.json with the backend's base URL, but not its token.
+func writeSmokeFile(dir string, info BackendInfo) error {
+	data, err := json.Marshal(struct {
+		BaseURL string `json:"base_url"`
+		PID     int    `json:"pid"`
+	}{info.BaseURL, os.Getpid()})
+	if err != nil {
+		return fmt.Errorf("app: encode smoke file: %w", err)
+	}
+	if err := writeFileAtomic(filepath.Join(dir, SmokeFileName), append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("app: write smoke file: %w", err)
+	}
+	return nil
+}
