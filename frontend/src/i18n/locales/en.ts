@@ -426,6 +426,7 @@ export default {
     editTitle: 'Edit organization',
   },
   loginLogs: {
+    stepPassed: 'Password ok, next step',
     username: 'Username',
     sourceIp: 'Source IP',
     userAgent: 'User agent',

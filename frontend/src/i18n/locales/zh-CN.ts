@@ -427,6 +427,7 @@ const zhCN: typeof en = {
     editTitle: '编辑组织',
   },
   loginLogs: {
+    stepPassed: '密码正确，待下一步',
     username: '用户名',
     sourceIp: '来源 IP',
     userAgent: '用户代理',
