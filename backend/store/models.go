@@ -392,6 +392,8 @@ type Session struct {
 	BytesOut     int64      `json:"bytes_out"`
 	CommandCount int        `json:"command_count"`
 	Recording    string     `gorm:"size:512" json:"recording"`
+	Node         string     `gorm:"size:128" json:"node"` // the portcullisd node that hosts it
+	Kind         string     `gorm:"size:16" json:"kind"`  // shell, exec, sftp, scp
 }
 
 // Command is one command line run in a session.
@@ -427,12 +429,65 @@ type FileTransfer struct {
 	CreatedAt time.Time `gorm:"index" json:"created_at"`
 }
 
+// UserPublicKey is an SSH public key a user logs in to the SSH gateway with.
+type UserPublicKey struct {
+	ID          uint       `gorm:"primaryKey" json:"id"`
+	UserID      uint       `gorm:"index;not null" json:"user_id"`
+	Name        string     `gorm:"size:128" json:"name"`
+	Key         string     `gorm:"type:text;not null" json:"key"`                    // authorized_keys line
+	Fingerprint string     `gorm:"size:128;uniqueIndex;not null" json:"fingerprint"` // SHA256:...
+	LastUsedAt  *time.Time `json:"last_used_at"`
+	CreatedAt   time.Time  `json:"created_at"`
+}
+
+// HostKey is the SSH host key of an asset or a gateway, trusted on first use.
+// A later connection presenting another key is refused and alarmed.
+type HostKey struct {
+	ID          uint      `gorm:"primaryKey" json:"id"`
+	OrgID       uint      `gorm:"index" json:"org_id"`
+	OwnerKind   string    `gorm:"size:16;uniqueIndex:idx_hostkey_owner;not null" json:"owner_kind"` // "asset" or "gateway"
+	OwnerID     uint      `gorm:"uniqueIndex:idx_hostkey_owner;not null" json:"owner_id"`
+	Address     string    `gorm:"size:256;uniqueIndex:idx_hostkey_owner;not null" json:"address"` // host:port
+	Algorithm   string    `gorm:"size:64" json:"algorithm"`
+	Fingerprint string    `gorm:"size:128" json:"fingerprint"` // SHA256:...
+	Key         []byte    `json:"-"`                           // wire format
+	FirstSeenAt time.Time `json:"first_seen_at"`
+	LastSeenAt  time.Time `json:"last_seen_at"`
+}
+
+// Approval is a command held by a "confirm" filter until an approver decides.
+type Approval struct {
+	ID         uint       `gorm:"primaryKey" json:"id"`
+	OrgID      uint       `gorm:"index" json:"org_id"`
+	SessionID  string     `gorm:"size:36;index" json:"session_id"`
+	UserID     uint       `gorm:"index" json:"user_id"`
+	Username   string     `gorm:"size:128" json:"username"`
+	AssetName  string     `gorm:"size:128" json:"asset_name"`
+	Account    string     `gorm:"size:128" json:"account"`
+	Command    string     `gorm:"type:text" json:"command"`
+	FilterID   uint       `json:"filter_id"`
+	FilterName string     `gorm:"size:128" json:"filter_name"`
+	Status     string     `gorm:"size:16;index" json:"status"` // pending, approved, denied, expired
+	DecidedBy  string     `gorm:"size:128" json:"decided_by"`
+	DecidedAt  *time.Time `json:"decided_at"`
+	ExpiresAt  time.Time  `json:"expires_at"`
+	CreatedAt  time.Time  `gorm:"index" json:"created_at"`
+}
+
+// Approval states.
+const (
+	ApprovalPending  = "pending"
+	ApprovalApproved = "approved"
+	ApprovalDenied   = "denied"
+	ApprovalExpired  = "expired"
+)
+
 // AllModels lists every model in migration order.
 func AllModels() []any {
 	return []any{
 		&Organization{}, &User{}, &UserGroup{}, &UserGroupMember{}, &Node{}, &Platform{}, &Asset{}, &AssetNode{},
 		&Account{}, &Zone{}, &Gateway{}, &AssetPermission{}, &PermUser{}, &PermGroup{}, &PermAsset{}, &PermNode{},
 		&CommandGroup{}, &CommandFilter{}, &LoginACL{}, &Setting{}, &AuthToken{}, &LoginLog{}, &OperationLog{},
-		&Session{}, &Command{}, &FileTransfer{},
+		&Session{}, &Command{}, &FileTransfer{}, &UserPublicKey{}, &HostKey{}, &Approval{},
 	}
 }
