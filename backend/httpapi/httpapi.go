@@ -133,6 +133,8 @@ func New(d Deps) *API {
 	a.registerAssets()
 	a.registerPolicy()
 	a.registerAdmin()
+	a.registerLive()
+	a.registerKeys()
 	for _, rt := range a.routes {
 		a.mux.Handle(rt.method+" /api/v1"+rt.path, a.wrap(rt))
 	}

