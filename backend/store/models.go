@@ -33,10 +33,13 @@ const (
 	ActionCopy     = "copy"
 	ActionPaste    = "paste"
 	ActionShare    = "share"
+	ActionForward  = "forward" // SSH port forwarding (local and remote)
+	ActionAgent    = "agent"   // SSH agent forwarding
+	ActionX11      = "x11"     // X11 forwarding
 )
 
 // AllActions lists every action in canonical order.
-var AllActions = []string{ActionConnect, ActionUpload, ActionDownload, ActionCopy, ActionPaste, ActionShare}
+var AllActions = []string{ActionConnect, ActionUpload, ActionDownload, ActionCopy, ActionPaste, ActionShare, ActionForward, ActionAgent, ActionX11}
 
 // Secret types of accounts and gateways.
 const (

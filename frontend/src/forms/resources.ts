@@ -213,7 +213,10 @@ export function gatewayInput(f: GatewayForm, editing: boolean): GatewayInput {
 // ---- permissions
 
 /** ACTIONS are the actions a permission can grant. */
-export const ACTIONS = ['connect', 'upload', 'download', 'copy', 'paste', 'share'] as const
+export const ACTIONS = ['connect', 'upload', 'download', 'copy', 'paste', 'share', 'forward', 'agent', 'x11'] as const
+
+/** DEFAULT_ACTIONS are pre-checked on a new permission: forwarding is opt-in. */
+export const DEFAULT_ACTIONS = ['connect', 'upload', 'download', 'copy', 'paste', 'share'] as const
 
 /** SPECIAL_ACCOUNTS are the account selectors of permissions. */
 export const SPECIAL_ACCOUNTS = ['@ALL', '@INPUT', '@USER'] as const
@@ -233,7 +236,7 @@ export function permissionForm(p?: Permission): PermissionForm {
     node_ids: idsOf(p?.node_ids, p?.nodes),
     accounts: [...(p?.accounts ?? ['@ALL'])],
     protocols: [...(p?.protocols ?? ['all'])],
-    actions: [...(p?.actions ?? [...ACTIONS])],
+    actions: [...(p?.actions ?? [...DEFAULT_ACTIONS])],
     date_start: isoToMs(p?.date_start),
     date_expired: isoToMs(p?.date_expired),
     time_window: p?.time_window ?? '',

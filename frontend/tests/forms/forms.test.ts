@@ -125,7 +125,7 @@ describe('assets', () => {
 })
 
 describe('permissions', () => {
-  it('defaults to every account, protocol and action', () => {
+  it('defaults to every account and protocol, and every action but forwarding', () => {
     const f = permissionForm()
     expect(f.accounts).toEqual(['@ALL'])
     expect(f.protocols).toEqual(['all'])

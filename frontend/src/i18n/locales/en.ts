@@ -153,6 +153,9 @@ export default {
     copy: 'Copy',
     paste: 'Paste',
     share: 'Share',
+    forward: 'Port forwarding',
+    agent: 'Agent forwarding',
+    x11: 'X11 forwarding',
   },
   myAssets: {
     nodes: 'Folders',

@@ -154,6 +154,9 @@ const zhCN: typeof en = {
     copy: '复制',
     paste: '粘贴',
     share: '分享',
+    forward: '端口转发',
+    agent: '代理转发',
+    x11: 'X11 转发',
   },
   myAssets: {
     nodes: '资产目录',
