@@ -17,7 +17,7 @@ APT_PACKAGES=(
 	# real components used by the backend tests
 	openssh-server openssh-client asciinema ssh-audit
 	postgresql postgresql-client mariadb-server mariadb-client redis-server redis-tools
-	inetutils-telnetd socat
+	inetutils-telnetd socat iproute2 passwd
 )
 
 log() { printf 'setup: %s\n' "$*" >&2; }
