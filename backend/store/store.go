@@ -135,24 +135,45 @@ var builtinPlatforms = []Platform{
 	{Name: "Redis", Category: CategoryDatabase, Protocols: JSONList{"redis/6379"}},
 }
 
-// DangerousCommands is the content of the built-in "dangerous commands" group.
+// DangerousCommands is the content of the built-in "dangerous commands" group
+// (kind "command"). Each line is matched by backend/cmdfilter as whole words
+// at a command boundary, also after sudo, env, nohup, sh -c and the like:
+// option letters in any order and grouping (rm -fr /, rm -r -f /, rm
+// --recursive --force /), arguments in any order among others, a command
+// name also matching its dotted variants (mkfs: mkfs.ext4), redirections by
+// target (> /dev/sda), shell syntax such as fork bombs without regard to
+// spaces (and a fork bomb under any function name).
 const DangerousCommands = `rm -rf /
 rm -rf /*
 rm -fr /
+rm -r /
+rm -r /*
 mkfs
 mkfs.ext4
 mkfs.xfs
+mke2fs
+wipefs -a
 dd of=/dev/sda
+dd of=/dev/sdb
+dd of=/dev/vda
+dd of=/dev/xvda
+dd of=/dev/nvme0n1
 shutdown
 reboot
 halt
 poweroff
 init 0
 init 6
+systemctl poweroff
+systemctl reboot
+systemctl halt
 :(){ :|:& };:
 chmod -R 777 /
-chown -R
-> /dev/sda`
+chmod -R 000 /
+chown -R /
+> /dev/sda
+> /dev/vda
+> /dev/nvme0n1`
 
 func (s *Store) seed(ctx context.Context) error {
 	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
