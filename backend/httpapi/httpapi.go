@@ -26,6 +26,7 @@ import (
 	"github.com/portcullis/portcullis/backend/audit"
 	"github.com/portcullis/portcullis/backend/auth"
 	"github.com/portcullis/portcullis/backend/perm"
+	"github.com/portcullis/portcullis/backend/session"
 	"github.com/portcullis/portcullis/backend/settings"
 	"github.com/portcullis/portcullis/backend/store"
 	"github.com/portcullis/portcullis/backend/vault"
@@ -55,6 +56,9 @@ type Deps struct {
 	Registry *prometheus.Registry
 	// Ready reports whether the server is ready to serve (for /healthz).
 	Ready func() error
+	// Sessions is this node's live-session registry; nil disables the
+	// live-session and approval endpoints (503).
+	Sessions *session.Registry
 }
 
 // API is the HTTP handler of portcullisd.
@@ -135,10 +139,13 @@ func New(d Deps) *API {
 	a.registerAdmin()
 	a.registerLive()
 	a.registerKeys()
+	a.registerHostKeys()
 	for _, rt := range a.routes {
 		a.mux.Handle(rt.method+" /api/v1"+rt.path, a.wrap(rt))
 	}
 	a.mux.HandleFunc("GET /api/v1/openapi.json", a.serveOpenAPI)
+	a.mux.HandleFunc("GET /ws/sessions/{id}/watch", a.serveWatch)
+	a.mux.HandleFunc("GET /ws/join/{token}", a.serveJoin)
 	a.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, &Error{Status: http.StatusNotFound, Code: codeNotFound, Message: "no such endpoint: " + r.Method + " " + r.URL.Path})
 	})
