@@ -21,9 +21,13 @@ import (
 	"github.com/portcullis/portcullis/backend/audit"
 	"github.com/portcullis/portcullis/backend/auth"
 	"github.com/portcullis/portcullis/backend/config"
+	"github.com/portcullis/portcullis/backend/hostkey"
 	"github.com/portcullis/portcullis/backend/httpapi"
 	"github.com/portcullis/portcullis/backend/perm"
+	"github.com/portcullis/portcullis/backend/reach"
+	"github.com/portcullis/portcullis/backend/session"
 	"github.com/portcullis/portcullis/backend/settings"
+	"github.com/portcullis/portcullis/backend/sshgw"
 	"github.com/portcullis/portcullis/backend/store"
 	"github.com/portcullis/portcullis/backend/vault"
 	"github.com/portcullis/portcullis/frontend"
@@ -31,17 +35,22 @@ import (
 
 // Server is one running backend.
 type Server struct {
-	cfg     config.Config
-	log     *slog.Logger
-	store   *store.Store
-	api     *httpapi.API
-	auth    *auth.Service
-	initial string
-	ready   chan struct{}
-	addrMu  sync.Mutex // guards addr
-	addr    string
-	closeMu sync.Mutex // guards closed
-	closed  bool
+	cfg      config.Config
+	log      *slog.Logger
+	store    *store.Store
+	api      *httpapi.API
+	auth     *auth.Service
+	sessions *session.Registry
+	gw       *sshgw.Server
+	dialer   *reach.Dialer
+	baseLog  *slog.Logger
+	initial  string
+	ready    chan struct{}
+	addrMu   sync.Mutex // guards addr
+	addr     string
+	sshAddr  string
+	closeMu  sync.Mutex // guards closed
+	closed   bool
 }
 
 // New opens the data dir and database and builds the API. It creates the
@@ -93,11 +102,29 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	if sub, err := fs.Sub(frontend.Dist, "dist"); err == nil {
 		ui = sub
 	}
-	s := &Server{cfg: cfg, log: log.With("component", "server"), store: st, auth: authSvc, initial: initial, ready: make(chan struct{})}
+	// Live sessions: close the rows a crash left open before any session starts.
+	node, _ := os.Hostname()
+	if node == "" {
+		node = "portcullisd"
+	}
+	sessions := session.NewRegistry(st.DB, aud, log, clock, node, session.WithNotifier(session.NewMailNotifier(st.DB, sets, v, log)))
+	if _, err := sessions.RecoverInterrupted(ctx); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log.With("component", "server"), baseLog: log, store: st, auth: authSvc, sessions: sessions, initial: initial, ready: make(chan struct{})}
+	resolver := perm.New(st.DB, clock)
+	hk := hostkey.New(st.DB, aud, hostkey.NewMailAlarm(st.DB, sets, v, log, clock), log, clock)
+	s.dialer = reach.New(st.DB, v, hk, log)
+	s.gw, err = s.newSSHGateway(sshGatewayDeps{Store: st, Vault: v, Audit: aud, Settings: sets, Auth: authSvc,
+		Perm: resolver, Sessions: sessions, Dialer: s.dialer, Clock: clock})
+	if err != nil {
+		s.dialer.Close()
+		return nil, err
+	}
 	s.api = httpapi.New(httpapi.Deps{
-		Store: st, Auth: authSvc, Perm: perm.New(st.DB, clock), Vault: v, Audit: aud, Settings: sets, Log: log, Clock: clock,
+		Store: st, Auth: authSvc, Perm: resolver, Vault: v, Audit: aud, Settings: sets, Log: log, Clock: clock,
 		UI: ui, AllowedOrigins: cfg.AllowedOrigins, TrustedProxies: proxies, LaunchToken: cfg.LaunchToken,
-		MaxBodyBytes: cfg.MaxBodyBytes, Registry: prometheus.NewRegistry(),
+		MaxBodyBytes: cfg.MaxBodyBytes, Registry: prometheus.NewRegistry(), Sessions: sessions,
 	})
 	ok = true
 	return s, nil
@@ -108,6 +135,9 @@ func (s *Server) Handler() http.Handler { return s.api }
 
 // API returns the REST API.
 func (s *Server) API() *httpapi.API { return s.api }
+
+// Sessions returns the registry of this node's live sessions.
+func (s *Server) Sessions() *session.Registry { return s.sessions }
 
 // Store returns the database.
 func (s *Server) Store() *store.Store { return s.store }
@@ -125,17 +155,68 @@ func (s *Server) Addr() string {
 	return s.addr
 }
 
-// Serve listens on the configured addresses and serves until ctx is done.
+// SSHAddr is the SSH gateway's listen address once listening ("" when disabled).
+func (s *Server) SSHAddr() string {
+	s.addrMu.Lock()
+	defer s.addrMu.Unlock()
+	return s.sshAddr
+}
+
+// Serve listens on the configured addresses (HTTP, and SSH unless disabled)
+// and serves until ctx is done or one of them fails.
 func (s *Server) Serve(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("server: listen %s: %w", s.cfg.HTTPAddr, err)
 	}
-	return s.ServeListener(ctx, ln)
+	var sshLn net.Listener
+	if s.gw != nil {
+		if sshLn, err = net.Listen("tcp", s.cfg.SSHAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("server: listen ssh %s: %w", s.cfg.SSHAddr, err)
+		}
+	}
+	return s.ServeListeners(ctx, ln, sshLn)
 }
 
-// ServeListener serves HTTP on ln until ctx is done, then shuts down gracefully.
+// ServeListener serves HTTP on ln (and no SSH) until ctx is done.
 func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
+	return s.ServeListeners(ctx, ln, nil)
+}
+
+// ServeListeners serves HTTP on ln and, when sshLn is not nil, the SSH
+// gateway on sshLn, until ctx is done or one fails; then both shut down.
+func (s *Server) ServeListeners(ctx context.Context, ln, sshLn net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sshErr := make(chan error, 1)
+	if sshLn != nil && s.gw != nil {
+		s.addrMu.Lock()
+		s.sshAddr = sshLn.Addr().String()
+		s.addrMu.Unlock()
+		go func() {
+			err := serveSSHListener(ctx, s.gw, sshLn, s.log)
+			if err != nil {
+				cancel() // take HTTP down with it
+			}
+			sshErr <- err
+		}()
+	} else {
+		if sshLn != nil {
+			sshLn.Close()
+		}
+		sshErr <- nil
+	}
+	httpErr := s.serveHTTP(ctx, ln)
+	cancel()
+	if err := <-sshErr; err != nil {
+		return err
+	}
+	return httpErr
+}
+
+// serveHTTP serves HTTP on ln until ctx is done, then shuts down gracefully.
+func (s *Server) serveHTTP(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
 		Handler:           s.api,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -148,7 +229,7 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 	s.addrMu.Lock()
 	s.addr = ln.Addr().String()
 	s.addrMu.Unlock()
-	s.log.Info("listening", "http", s.addr)
+	s.log.Info("listening", "http", s.addr, "ssh", s.sshAddr)
 	close(s.ready)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -176,5 +257,8 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
+	if s.dialer != nil {
+		s.dialer.Close()
+	}
 	return s.store.Close()
 }

@@ -16,7 +16,7 @@ import (
 func TestServeFirstStartAndRestart(t *testing.T) {
 	dir := t.TempDir()
 	cfg := config.Default()
-	cfg.DataDir, cfg.HTTPAddr = dir, "127.0.0.1:0"
+	cfg.DataDir, cfg.HTTPAddr, cfg.SSHAddr = dir, "127.0.0.1:0", "127.0.0.1:0"
 	start := func() (*server.Server, string, func()) {
 		ctx, cancel := context.WithCancel(context.Background())
 		srv, err := server.New(ctx, cfg, nil)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -94,6 +95,9 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 
 func printWelcome(w io.Writer, cfg config.Config, srv *server.Server) {
 	fmt.Fprintf(w, "Portcullis is running.\n  Web UI and API: http://%s/\n", displayAddr(srv.Addr()))
+	if a := srv.SSHAddr(); a != "" {
+		fmt.Fprintf(w, "  SSH gateway:    ssh -p %s USER@%s   (USER@ASSET@... to go straight to an asset)\n", portOf(a), hostOf(displayAddr(a)))
+	}
 	pwFile := filepath.Join(cfg.DataDir, "initial-admin-password")
 	if pw := srv.InitialAdminPassword(); pw != "" {
 		fmt.Fprintf(w, "\nFirst start: log in as \"admin\" with this one-time password (also in %s, mode 0600):\n\n    %s\n\nYou must change it at first login. This password is shown only once.\n", pwFile, pw)
@@ -102,12 +106,25 @@ func printWelcome(w io.Writer, cfg config.Config, srv *server.Server) {
 	}
 }
 
+func portOf(addr string) string {
+	_, port, _ := net.SplitHostPort(addr)
+	return port
+}
+
+func hostOf(addr string) string {
+	host, _, _ := net.SplitHostPort(addr)
+	return host
+}
+
+// displayAddr turns a listen address into one a person can type: an
+// unspecified host ("", 0.0.0.0, ::) becomes localhost.
 func displayAddr(addr string) string {
-	if len(addr) > 0 && addr[0] == ':' {
-		return "localhost" + addr
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
 	}
-	if len(addr) > 8 && addr[:8] == "0.0.0.0:" {
-		return "localhost" + addr[7:]
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
 	}
-	return addr
+	return net.JoinHostPort(host, port)
 }

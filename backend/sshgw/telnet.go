@@ -1,0 +1,59 @@
+package sshgw
+
+import (
+	"context"
+	"errors"
+
+	"github.com/portcullis/portcullis/backend/telnet"
+)
+
+// telnet runs an interactive session on a telnet asset (a network device):
+// the gateway logs in at the device's prompts with the account's password
+// (or the one typed for @INPUT and @USER) and relays the session through
+// term.Run like an SSH shell. It returns the line to show in the menu
+// afterwards and whether the session was killed.
+func (sc *sessionChan) telnet(ctx context.Context, p *pick) (string, bool) {
+	c := sc.c
+	lang := sc.lang()
+	login, display, _, password, err := c.credentials(ctx, p, lang, sc.ask)
+	if err != nil {
+		sc.fail(err)
+		return message(lang, err), false
+	}
+	dctx, cancel := context.WithTimeout(ctx, c.srv.cfg.DialTimeout)
+	defer cancel()
+	conn, err := c.srv.deps.Dialer.Dial(dctx, &p.asset, p.port)
+	if err != nil {
+		err = c.dialError(ctx, p, login, err)
+		sc.fail(err)
+		return message(lang, err), false
+	}
+	size := sc.getSize()
+	tc, err := telnet.Dial(ctx, conn, telnet.Options{
+		Username: login, Password: password, Term: sc.termName(), Cols: size.Cols, Rows: size.Rows,
+		Timeout: c.srv.cfg.DialTimeout, Log: c.srv.deps.Log,
+	})
+	if err != nil {
+		if errors.Is(err, telnet.ErrLoginFailed) {
+			err = userErr(err, mAuthFailed, p.asset.Name, login)
+		} else {
+			err = c.dialError(ctx, p, login, err)
+		}
+		sc.fail(err)
+		return message(lang, err), false
+	}
+	up := &upstream{pick: *p, login: login, account: display}
+	live, rec, err := sc.startSession(ctx, up, kindShell, size)
+	if err != nil {
+		tc.Close()
+		sc.fail(err)
+		return message(lang, err), false
+	}
+	if b := tc.Banner(); len(b) > 0 {
+		rec.Output(b)
+		live.Output(b)
+		sc.ch.Write(b)
+	}
+	res, killed := sc.relay(ctx, up, tc, live, rec, size)
+	return tr(lang, mDisconnected, cleanText(p.asset.Name), res.EndReason), killed
+}
