@@ -295,14 +295,87 @@ func (r *rule) applies(s Scope) bool {
 	return true
 }
 
-// Check returns the verdict of the first rule (in priority order) that
-// applies to the scope and has an entry matching the command. A command
-// longer than MaxCommandLen is checked on its beginning.
+// shellSeparators split a command line into simple commands.
+const shellSeparators = ";&|()`\n\r"
+
+// Check returns the verdict for command in scope s: the most severe verdict
+// (deny, then confirm, warn, allow, no match) of the whole command, of each
+// of its lines (lines joined by a trailing backslash taken together, as a
+// shell does) and of each simple command in them. Checking piece by piece
+// keeps an allow rule for "ls" ahead of the deny rules from letting
+// "ls; rm -rf /" through: the deny rule sees "rm -rf /" alone. A nil engine,
+// or a scope of another organization, gets a low-risk verdict.
 func (e *Engine) Check(s Scope, command string) Verdict {
 	if e == nil || (s.OrgID != 0 && s.OrgID != e.orgID) {
 		return Verdict{Risk: RiskLow}
 	}
 	command = bound(command)
+	v := e.checkWhole(s, command)
+	if v.Action == store.FilterDeny || !strings.ContainsAny(command, shellSeparators) {
+		return v
+	}
+	worst := func(c string) {
+		if c = strings.TrimSpace(c); c == "" || c == command {
+			return
+		}
+		if cv := e.checkWhole(s, c); severity(cv.Action) > severity(v.Action) {
+			v = cv
+		}
+	}
+	each := func(line string) {
+		worst(line)
+		if strings.ContainsAny(line, shellSeparators) {
+			for _, piece := range strings.FieldsFunc(line, func(r rune) bool { return strings.ContainsRune(shellSeparators, r) }) {
+				worst(piece)
+			}
+		}
+	}
+	var joined strings.Builder
+	for _, l := range strings.FieldsFunc(command, func(r rune) bool { return r == '\n' || r == '\r' }) {
+		if continued(l) {
+			joined.WriteString(l[:len(l)-1])
+			continue
+		}
+		if joined.Len() > 0 {
+			joined.WriteString(l)
+			l = joined.String()
+			joined.Reset()
+		}
+		each(l)
+	}
+	if joined.Len() > 0 {
+		each(joined.String())
+	}
+	return v
+}
+
+// continued reports whether a line ends in an unescaped backslash.
+func continued(line string) bool {
+	n := 0
+	for i := len(line) - 1; i >= 0 && line[i] == '\\'; i-- {
+		n++
+	}
+	return n%2 == 1
+}
+
+// severity orders actions: no match < allow < warn < confirm < deny.
+func severity(action string) int {
+	switch action {
+	case store.FilterAllow:
+		return 1
+	case store.FilterWarn:
+		return 2
+	case store.FilterConfirm:
+		return 3
+	case store.FilterDeny:
+		return 4
+	}
+	return 0
+}
+
+// checkWhole returns the verdict of the first rule (by priority) matching
+// anywhere in command.
+func (e *Engine) checkWhole(s Scope, command string) Verdict {
 	c := &subject{raw: command}
 	for i := range e.rules {
 		r := &e.rules[i]

@@ -144,3 +144,33 @@ func TestLoad(t *testing.T) {
 		}
 	})
 }
+
+func TestAnAllowRuleForOnePartDoesNotCoverTheRest(t *testing.T) {
+	ls := store.CommandGroup{ID: 1, Name: "ls", Kind: KindCommand, Content: "ls"}
+	danger := store.CommandGroup{ID: 2, Name: "danger", Kind: KindCommand, Content: "rm -rf /"}
+	restart := store.CommandGroup{ID: 3, Name: "restart", Kind: KindCommand, Content: "systemctl restart"}
+	e := Compile(1, []store.CommandFilter{
+		{ID: 1, Name: "allow ls", Priority: 1, Action: store.FilterAllow, IsActive: true, Groups: []store.CommandGroup{ls}},
+		{ID: 2, Name: "confirm restarts", Priority: 5, Action: store.FilterConfirm, IsActive: true, Groups: []store.CommandGroup{restart}},
+		{ID: 3, Name: "deny danger", Priority: 10, Action: store.FilterDeny, IsActive: true, Groups: []store.CommandGroup{danger}},
+	})
+	tests := []struct {
+		command, want string
+	}{
+		{"ls", store.FilterAllow},
+		{"ls; rm -rf /", store.FilterDeny},
+		{"ls && rm -rf /", store.FilterDeny},
+		{"ls | xargs rm -rf /", store.FilterDeny},
+		{"ls\nrm -rf /", store.FilterDeny},
+		{"ls \\\n; rm -rf /", store.FilterDeny},
+		{"ls; systemctl restart nginx", store.FilterConfirm},
+		{"ls -la /tmp", store.FilterAllow},
+	}
+	for _, tt := range tests {
+		t.Run(tt.command, func(t *testing.T) {
+			if got := e.Check(Scope{}, tt.command).Action; got != tt.want {
+				t.Fatalf("Check(%q): got %q, want %q", tt.command, got, tt.want)
+			}
+		})
+	}
+}

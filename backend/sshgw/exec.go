@@ -69,7 +69,7 @@ func (sc *sessionChan) exec(ctx context.Context, command string) int {
 		sc.fail(fmt.Errorf("sshgw: load command filters: %w", err))
 		return exitRefused
 	}
-	v := filter.Check(c.scope(ctx, up), command)
+	v := term.CheckExec(filter, c.scope(ctx, up), command)
 	size := sc.getSize()
 	live, rec, err := sc.startSession(ctx, up, kindExec, size)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -112,10 +113,12 @@ func benchLive(b *testing.B) *session.Live {
 	return l
 }
 
+// benchRecorder creates a gzip recording that drops nothing (FailClosed: the
+// session waits for the recorder), so that throughput counts the recording.
 func benchRecorder(b *testing.B) (*record.CastWriter, string) {
 	b.Helper()
 	path := filepath.Join(b.TempDir(), "bench.cast.gz")
-	rec, err := record.CreateCast(path, record.Header{Width: 80, Height: 24, Timestamp: time.Now().Unix()}, record.CastOptions{})
+	rec, err := record.CreateCast(path, record.Header{Width: 80, Height: 24, Timestamp: time.Now().Unix()}, record.CastOptions{Policy: record.FailClosed})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -148,6 +151,9 @@ func BenchmarkRelayThroughput(b *testing.B) {
 					b.Fatalf("got %+v, %v; want all %d bytes and target closed", res, err, int64(b.N)*bigRead)
 				}
 				if path != "" {
+					if dropped := cfg.Recorder.Dropped(); dropped > 0 {
+						b.Fatalf("the recorder dropped %d bytes", dropped)
+					}
 					if fi, err := os.Stat(path); err == nil && res.BytesOut > 0 {
 						b.ReportMetric(float64(fi.Size())/float64(res.BytesOut), "rec-bytes/out-byte")
 					}
@@ -330,6 +336,63 @@ func BenchmarkKeystrokeLatency(b *testing.B) {
 			b.ReportMetric(p(added, 0.99), "added-p99-µs")
 			b.ReportMetric(p(e2e, 0.50), "e2e-p50-µs")
 			b.ReportMetric(p(e2e, 0.99), "e2e-p99-µs")
+		})
+	}
+}
+
+// BenchmarkIdleSessionMemory reports the memory an idle session holds (heap
+// and goroutine stacks): the relay alone, with the live registry, and with the
+// recorder too; the relay's share of the 100 KiB per idle session budget.
+func BenchmarkIdleSessionMemory(b *testing.B) {
+	const n = 200
+	for _, mode := range []string{"relay", "relay+live", "relay+live+recorder"} {
+		b.Run(mode, func(b *testing.B) {
+			st := storetest.SQLite(b)
+			reg := session.NewRegistry(st.DB, nil, nil, nil, "bench")
+			dir := b.TempDir()
+			for b.Loop() {
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				users := make([]*discardUser, n)
+				targets := make([]*echoTarget, n)
+				var wg sync.WaitGroup
+				for i := range n {
+					users[i] = &discardUser{closed: make(chan struct{})}
+					targets[i] = newEchoTarget()
+					targets[i].Write([]byte("alice@web01:~$ ")) // a prompt, then silence
+					cfg := Config{User: users[i], Target: targets[i]}
+					if mode != "relay" {
+						live, err := reg.Start(context.Background(), session.Meta{OrgID: 1, Username: "idle", Protocol: "ssh", Kind: "shell"})
+						if err != nil {
+							b.Fatal(err)
+						}
+						cfg.Live = live
+					}
+					if mode == "relay+live+recorder" {
+						rec, err := record.CreateCast(filepath.Join(dir, session.NewID()+".cast.gz"), record.Header{Width: 80, Height: 24}, record.CastOptions{})
+						if err != nil {
+							b.Fatal(err)
+						}
+						cfg.Recorder = rec
+					}
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						Run(context.Background(), cfg)
+					}()
+				}
+				time.Sleep(2 * time.Second) // the recorders flush and go idle
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				per := float64((after.HeapInuse+after.StackInuse)-(before.HeapInuse+before.StackInuse)) / n
+				b.ReportMetric(per/1024, "KiB/session")
+				for i := range n {
+					targets[i].Close()
+					close(users[i].closed)
+				}
+				wg.Wait()
+			}
 		})
 	}
 }

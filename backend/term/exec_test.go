@@ -31,6 +31,10 @@ func TestCheckExec(t *testing.T) {
 		want    string
 	}{
 		{"uptime", store.FilterAllow},
+		{"ls; rm -rf /", store.FilterDeny},
+		{"ls && echo $(rm -rf /)", store.FilterDeny},
+		{"uptime | tcpdump -i any", store.FilterWarn},
+		{"ls; uptime", store.FilterAllow},
 		{"rm -rf /", store.FilterDeny},
 		{"ls\nrm -rf /", store.FilterDeny},
 		{"ls\r\nrm -rf /", store.FilterDeny},

@@ -201,7 +201,8 @@ func (w *extractWorker) dropOutputLocked() {
 }
 
 // maxIdleQueue is the capacity above which a drained queue is released rather
-// than kept for reuse, so that an idle session does not hold a flood's buffer.
+// than kept for reuse once the output has calmed down, so that an idle
+// session does not hold a flood's buffer (and a flood does not reallocate).
 const maxIdleQueue = 64 << 10
 
 func (w *extractWorker) run() {
@@ -220,8 +221,8 @@ func (w *extractWorker) run() {
 
 		w.apply(batch)
 
-		if cap(batch) > maxIdleQueue {
-			batch = nil
+		if cap(batch) > maxIdleQueue && len(batch) < maxIdleQueue/4 {
+			batch = nil // the flood is over: let its buffer go
 		}
 		w.mu.Lock()
 		w.spare = batch[:0]

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,12 +61,12 @@ const (
 	pasteFlushDelay = 30 * time.Millisecond
 
 	// Read buffers: output is read in 32 KiB chunks while the target is busy;
-	// an idle session waits on a 4 KiB buffer so that a thousand idle sessions
-	// stay small.
+	// an idle session waits on a 2 KiB buffer (and 1 KiB for the user's keys)
+	// so that a thousand idle sessions stay small.
 	bigRead   = 32 << 10
-	smallRead = 4 << 10
+	smallRead = 2 << 10
 	quietRead = 512 // a read this short (an echo, a prompt) means the burst is over
-	userRead  = 4 << 10
+	userRead  = 1 << 10
 
 	// maxLoggedCommand caps the text stored per command (the filter sees all of it).
 	maxLoggedCommand = 16 << 10
@@ -190,7 +189,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if r.live != nil {
 		go r.joinPump(rctx)
 	}
-	reason, notice, runErr := r.loop(rctx, ctx)
+	reason, notice, runErr := r.loop(rctx)
 	return r.finish(ctx, cancel, reason, notice, runErr)
 }
 
@@ -288,7 +287,7 @@ func (r *relay) end(reason string, err error) {
 
 // loop waits for the end of the session and handles resizes, lock changes and
 // timeouts meanwhile. It returns the end reason and the notice to show.
-func (r *relay) loop(ctx, parent context.Context) (reason, notice string, err error) {
+func (r *relay) loop(ctx context.Context) (reason, notice string, err error) {
 	tick := time.NewTicker(r.cfg.tick)
 	defer tick.Stop()
 	var killed, lockCh <-chan struct{}
@@ -310,8 +309,6 @@ func (r *relay) loop(ctx, parent context.Context) (reason, notice string, err er
 		select {
 		case ev := <-r.endCh:
 			return ev.reason, "", ev.err
-		case <-parent.Done():
-			return EndCanceled, "", nil
 		case <-ctx.Done():
 			return EndCanceled, "", nil
 		case <-killed:
@@ -427,431 +424,6 @@ func (r *relay) resize(s Size) {
 	r.x.resize(c)
 }
 
-// outputPump copies the target's output to the user and hands it to the
-// recorder, the watchers and the extractor, none of which blocks.
-func (r *relay) outputPump() {
-	defer close(r.pumpDone)
-	small := make([]byte, smallRead)
-	buf := small
-	for {
-		n, err := r.cfg.Target.Read(buf)
-		if n > 0 {
-			p := buf[:n]
-			r.outBusy.Store(true)
-			// The extractor's queue takes the bytes before the user sees
-			// them (a copy, no waiting): a key typed in reaction to this
-			// output must never reach the screen model before it.
-			r.x.output(p)
-			r.userMu.Lock()
-			_, werr := r.cfg.User.Write(p)
-			r.userMu.Unlock()
-			if r.rec != nil {
-				r.rec.Output(p)
-			}
-			if r.live != nil {
-				r.live.Output(p)
-			}
-			r.bytesOut.Add(int64(n))
-			r.lastOutput.Store(r.mono())
-			r.outBusy.Store(false)
-			if werr != nil {
-				r.end(EndClientClosed, nil)
-				return
-			}
-			switch {
-			case n == len(buf) && len(buf) < bigRead:
-				buf = make([]byte, bigRead) // busy: read in large chunks
-			case len(buf) == bigRead && n < quietRead:
-				buf = small // interactive again: let the large buffer go
-			}
-		}
-		if err != nil {
-			switch {
-			case errors.Is(err, io.EOF), r.ended.Load():
-				r.end(EndTargetClosed, nil)
-			default:
-				r.end(EndTargetError, fmt.Errorf("term: read target: %w", err))
-			}
-			return
-		}
-	}
-}
-
-// userPump reads the user's keystrokes.
-func (r *relay) userPump(ctx context.Context) {
-	buf := make([]byte, userRead)
-	for {
-		n, err := r.cfg.User.Read(buf)
-		if r.ended.Load() {
-			return
-		}
-		if n > 0 {
-			r.input(ctx, buf[:n])
-		}
-		if err != nil {
-			r.end(EndClientClosed, nil)
-			return
-		}
-	}
-}
-
-// joinPump forwards the input of interactive joiners.
-func (r *relay) joinPump(ctx context.Context) {
-	in := r.live.JoinInput()
-	for {
-		select {
-		case p, ok := <-in:
-			if !ok {
-				return
-			}
-			r.input(ctx, p)
-		case <-ctx.Done():
-			return
-		}
-	}
-}
-
-// input handles a chunk of input from the user or a joiner. Ordinary
-// keystrokes are written to the target at once; an Enter takes the slow path
-// (enter). While an Enter is handled (up to an approval), further input waits.
-func (r *relay) input(ctx context.Context, p []byte) {
-	r.inMu.Lock()
-	defer r.inMu.Unlock()
-	if r.ended.Load() {
-		return
-	}
-	r.lastInput.Store(r.clock().UnixNano())
-	if r.locked.Load() {
-		if r.lockNotice.CompareAndSwap(false, true) {
-			r.notify(Message(r.cfg.Lang, MsgLocked))
-		}
-		return
-	}
-	if !r.x.fullScreen.Load() {
-		p = r.paste.filter(r.scratch[:0], p)
-		r.scratch = p
-		if r.paste.pending() {
-			r.armFlush()
-		}
-	} else if r.paste.pending() {
-		p = append(r.paste.flush(r.scratch[:0]), p...)
-		r.scratch = p
-	}
-	r.process(ctx, p)
-}
-
-// armFlush forwards a held Esc after pasteFlushDelay if no input completes
-// it. Reset does not allocate: an Esc key press costs no garbage.
-func (r *relay) armFlush() { r.flusher.Reset(pasteFlushDelay) }
-
-// flushHeld forwards the bytes the paste filter holds.
-func (r *relay) flushHeld(ctx context.Context) {
-	r.inMu.Lock()
-	defer r.inMu.Unlock()
-	if r.ended.Load() || !r.paste.pending() {
-		return
-	}
-	p := r.paste.flush(r.scratch[:0])
-	r.scratch = p
-	r.process(ctx, p)
-}
-
-// process forwards p, handling each Enter in it in turn. After a command is
-// refused, the rest of p (the rest of a paste) is discarded.
-func (r *relay) process(ctx context.Context, p []byte) {
-	for len(p) > 0 {
-		i := indexEnter(p)
-		if i < 0 {
-			r.forward(p)
-			return
-		}
-		r.forward(p[:i])
-		// CR LF is one Enter, sent as CR: the LF would be a second, empty line.
-		enter, rest := p[i:i+1], p[i+1:]
-		if p[i] == '\r' && len(rest) > 0 && rest[0] == '\n' {
-			rest = rest[1:]
-		}
-		if !r.enter(ctx, enter) {
-			if len(rest) > 0 && !r.ended.Load() {
-				r.notify(Message(r.cfg.Lang, MsgInputDiscarded))
-			}
-			return
-		}
-		if len(rest) > 0 {
-			// More lines of a paste: let the command start and the shell
-			// show its next prompt, as for a person typing, so that the
-			// next line's echo lands after the prompt on screen.
-			r.settle(ctx)
-		}
-		p = rest
-	}
-}
-
-// indexEnter returns the index of the first CR or LF in p, or -1.
-func indexEnter(p []byte) int {
-	for i, c := range p {
-		if c == '\r' || c == '\n' {
-			return i
-		}
-	}
-	return -1
-}
-
-// forward writes keystrokes (not an Enter) to the target.
-func (r *relay) forward(p []byte) {
-	if len(p) == 0 {
-		return
-	}
-	// The extractor's queue takes the keys before the target does, so that
-	// their echo can never reach the screen model first.
-	r.x.input(p)
-	if _, err := r.cfg.Target.Write(p); err != nil {
-		r.end(EndTargetClosed, nil)
-		return
-	}
-	r.bytesIn.Add(int64(len(p)))
-	r.lastForward.Store(r.mono())
-	r.line.feed(p)
-	if r.rec != nil {
-		r.rec.Input(p)
-	}
-}
-
-// sendEnter lets an Enter through.
-func (r *relay) sendEnter(enter []byte) {
-	if _, err := r.cfg.Target.Write(enter); err != nil {
-		r.end(EndTargetClosed, nil)
-		return
-	}
-	r.bytesIn.Add(int64(len(enter)))
-	r.lastForward.Store(r.mono())
-	if r.rec != nil {
-		r.rec.Input(enter)
-	}
-}
-
-// abandonLine makes the target drop the line whose Enter was withheld, and
-// waits for it to have done so before more input is forwarded.
-func (r *relay) abandonLine(ctx context.Context) {
-	r.x.input(r.clear)
-	r.line.reset()
-	if _, err := r.cfg.Target.Write(r.clear); err != nil {
-		r.end(EndTargetClosed, nil)
-		return
-	}
-	r.lastForward.Store(r.mono())
-	r.settle(ctx)
-}
-
-// enter handles an Enter: it lets the echo settle, reads the command from the
-// screen, checks it, logs it and then sends the Enter or withholds it. It
-// reports whether the Enter was sent.
-func (r *relay) enter(ctx context.Context, enter []byte) bool {
-	// Keys of a full-screen program need no settling: they are not commands.
-	// The worker's flag may be a little behind the output, so it is asked
-	// again, in order, before the settle is skipped.
-	full := false
-	if r.x.fullScreen.Load() {
-		if res, err := r.x.peek(ctx); err == nil {
-			full = res.fullScreen
-		}
-	}
-	if !full {
-		r.settle(ctx)
-	}
-	res, err := r.x.enter(ctx)
-	raw, rawSure := r.line.enter()
-	if err != nil || r.ended.Load() {
-		return false // the session is ending; let nothing through
-	}
-	raw = strings.TrimSpace(raw)
-	rawSure = rawSure && raw != ""
-
-	if !res.ok {
-		// No command to log: a full-screen program, a prompt without echo, or
-		// a line continued by a trailing backslash (the extractor reports it
-		// joined with the next one). The keystrokes are still checked so
-		// that none of these can smuggle a refused command through
-		// (printf '\e[?1049h' makes a shell look full-screen).
-		if rawSure {
-			if v := r.check(raw); v.Action == store.FilterDeny || v.Action == store.FilterConfirm {
-				text := HiddenInput
-				if res.fullScreen || continued(raw) {
-					text = raw
-				}
-				r.logCommand(text, v, VerdictDenied)
-				r.abandonLine(ctx)
-				r.notify(Message(r.cfg.Lang, MsgDeniedHidden, v.FilterName))
-				return false
-			}
-		}
-		r.sendEnter(enter)
-		return true
-	}
-
-	// The line on screen is the command. The keystrokes are checked too when
-	// they tell the line for sure (typed or pasted text, simple erasing): an
-	// echo that arrived late, or a screen misread, must let nothing through.
-	cmd := strings.TrimSpace(res.cmd)
-	text, v := cmd, r.check(cmd)
-	if rawSure && raw != cmd {
-		if rv := r.check(raw); severity(rv.Action) > severity(v.Action) {
-			r.log.Warn("keystrokes refused where the screen did not", "screen", cmd, "keys", raw, "rule", rv.FilterName)
-			text, v = raw, rv
-		}
-	}
-	if text == "" {
-		r.sendEnter(enter)
-		return true
-	}
-	switch v.Action {
-	case store.FilterDeny:
-		r.logCommand(text, v, VerdictDenied)
-		r.abandonLine(ctx)
-		r.notify(Message(r.cfg.Lang, MsgDenied, v.FilterName, text))
-		return false
-	case store.FilterConfirm:
-		return r.confirm(ctx, enter, text, v)
-	case store.FilterWarn:
-		r.logCommand(text, v, VerdictWarned)
-	default:
-		r.logCommand(text, v, VerdictAllowed)
-	}
-	r.sendEnter(enter)
-	return true
-}
-
-// continued reports whether a shell line ends with an unescaped backslash,
-// i.e. the command goes on at the next line.
-func continued(line string) bool {
-	n := 0
-	for i := len(line) - 1; i >= 0 && line[i] == '\\'; i-- {
-		n++
-	}
-	return n%2 == 1
-}
-
-// confirm holds a command until an approver decides. Input waits meanwhile
-// (the caller holds inMu); output keeps flowing.
-func (r *relay) confirm(ctx context.Context, enter []byte, cmd string, v cmdfilter.Verdict) bool {
-	if r.cfg.Approvals == nil || r.live == nil {
-		r.logCommand(cmd, v, VerdictExpired)
-		r.abandonLine(ctx)
-		r.notify(Message(r.cfg.Lang, MsgApprovalUnavailable, cmd))
-		return false
-	}
-	r.notify(Message(r.cfg.Lang, MsgAwaitApproval, v.FilterName, r.cfg.ConfirmTimeout))
-	r.waiting.Store(true)
-	approved, by, err := r.cfg.Approvals.RequestApproval(ctx, r.live, cmd, v, r.cfg.ConfirmTimeout)
-	r.waiting.Store(false)
-	r.lastInput.Store(r.clock().UnixNano())
-	if r.ended.Load() || ctx.Err() != nil {
-		r.logCommand(cmd, v, VerdictExpired)
-		return false
-	}
-	switch {
-	case approved:
-		r.logCommand(cmd, v, VerdictApproved)
-		r.notify(Message(r.cfg.Lang, MsgApproved, by))
-		r.sendEnter(enter)
-		return true
-	case err == nil:
-		r.logCommand(cmd, v, VerdictRejected)
-		r.abandonLine(ctx)
-		r.notify(Message(r.cfg.Lang, MsgRejected, by, cmd))
-	default:
-		if !errors.Is(err, session.ErrApprovalExpired) {
-			r.log.Warn("approval request failed", "err", err)
-		}
-		r.logCommand(cmd, v, VerdictExpired)
-		r.abandonLine(ctx)
-		r.notify(Message(r.cfg.Lang, MsgApprovalExpired, cmd))
-	}
-	return false
-}
-
-// settle waits until the target's output has settled after the last input
-// forwarded: the echo arrived (some output after the input) and then nothing
-// for settleQuiet; at most settleMax in all.
-func (r *relay) settle(ctx context.Context) {
-	deadline := r.mono() + int64(settleMax)
-	var timer *time.Timer
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
-	for {
-		now := r.mono()
-		if now >= deadline {
-			return
-		}
-		out, fwd := r.lastOutput.Load(), r.lastForward.Load()
-		var wait time.Duration
-		switch {
-		case r.outBusy.Load(), fwd > out:
-			wait = echoPoll // output is being distributed, or the echo is not here yet
-		default:
-			quiet := time.Duration(now - out)
-			if quiet >= settleQuiet {
-				return
-			}
-			wait = settleQuiet - quiet
-		}
-		wait = min(wait, time.Duration(deadline-now))
-		if timer == nil {
-			timer = time.NewTimer(wait)
-		} else {
-			timer.Reset(wait)
-		}
-		select {
-		case <-timer.C:
-		case <-ctx.Done():
-			return
-		}
-	}
-}
-
-// check asks the filter about a command line, each of its lines on its own
-// too (see CheckExec); without a filter everything is allowed.
-func (r *relay) check(cmd string) cmdfilter.Verdict {
-	return CheckExec(r.cfg.Filter, r.cfg.Scope, cmd)
-}
-
-// logCommand writes the command row and the recording marker.
-func (r *relay) logCommand(cmd string, v cmdfilter.Verdict, verdict string) {
-	r.commands.Add(1)
-	text := cutUTF8(cmd, maxLoggedCommand)
-	risk := v.Risk
-	if risk == "" {
-		risk = cmdfilter.RiskOf(v.Action)
-	}
-	if r.rec != nil {
-		label := text
-		if verdict != VerdictAllowed && verdict != VerdictApproved && verdict != VerdictWarned {
-			label = "[" + verdict + "] " + text
-		}
-		r.rec.Marker(label)
-	}
-	// The Live fills in the session's fields, the time and the offset.
-	c := store.Command{Input: text, Risk: risk, Verdict: verdict}
-	if r.live != nil {
-		if err := r.live.AddCommand(c); err != nil {
-			r.log.Error("log command", "err", err)
-		}
-	}
-	r.log.Info("command", "verdict", verdict, "risk", risk, "rule", v.FilterName, "len", len(cmd))
-	if r.cfg.Notify != nil && v.Action != "" && v.Action != store.FilterAllow {
-		c.CreatedAt = r.clock().UTC()
-		if r.live != nil {
-			m := r.live.Meta()
-			c.OrgID, c.SessionID, c.UserID, c.Username, c.AssetName, c.Account = m.OrgID, m.ID, m.UserID, m.Username, m.AssetName, m.AccountName
-			c.Offset = c.CreatedAt.Sub(m.StartedAt).Seconds()
-		}
-		go r.cfg.Notify(c, v)
-	}
-}
-
 // notify writes a notice to the user, and to the recording and the watchers
 // so that a replay shows what the user was told.
 func (r *relay) notify(msg string) {
@@ -884,21 +456,6 @@ func (r *relay) notifyBounded(msg string) {
 	case <-done:
 	case <-t.C:
 	}
-}
-
-// severity orders filter actions, most severe last.
-func severity(action string) int {
-	switch action {
-	case store.FilterAllow:
-		return 1
-	case store.FilterWarn:
-		return 2
-	case store.FilterConfirm:
-		return 3
-	case store.FilterDeny:
-		return 4
-	}
-	return 0
 }
 
 // cutUTF8 shortens s to at most n bytes without splitting a UTF-8 sequence.

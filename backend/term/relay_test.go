@@ -610,3 +610,20 @@ func TestRequireRecordingEndsSessionWhenTheRecorderFails(t *testing.T) {
 		})
 	}
 }
+
+// TestCommandAfterFlood: after a flood of output (which the extractor may
+// have had to skip part of), the next command is still read right.
+func TestCommandAfterFlood(t *testing.T) {
+	e := startEnv(t)
+	m := e.user.mark()
+	e.user.typeKeys(t, "seq 1 1500000 | tr '\\n' ' ' | fold -w 97; printf '\\e[?1049h\\e[?1049l'; echo\r")
+	m = e.user.waitFor(t, m, "1500000")
+	e.user.waitFor(t, m, testPrompt)
+	if out := e.run("echo after-flood"); !strings.Contains(out, "after-flood") {
+		t.Errorf("got %q, want the command to run", out)
+	}
+	cs := e.inputs()
+	if len(cs) != 2 || cs[1] != "echo after-flood => allowed" {
+		t.Errorf("got commands %q, want the flood command and echo after-flood", cs)
+	}
+}
