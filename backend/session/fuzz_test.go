@@ -34,7 +34,7 @@ func TestRingKeepsTheLastBytes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := ring{buf: make([]byte, tt.size)}
+			r := ring{max: int64(tt.size)}
 			var all []byte
 			for _, w := range tt.writes {
 				mark := r.n

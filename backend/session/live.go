@@ -49,7 +49,7 @@ func newLive(r *Registry, m Meta) *Live {
 	l := &Live{
 		r: r, meta: m, start: m.StartedAt,
 		killed: make(chan struct{}), done: make(chan struct{}), joinIn: make(chan []byte, joinInputBuffer),
-		cols: m.Width, rows: m.Height, ring: ring{buf: make([]byte, r.ringSize)},
+		cols: m.Width, rows: m.Height, ring: ring{max: int64(r.ringSize)},
 		watchers: map[*watcher]struct{}{}, lockCh: make(chan struct{}),
 	}
 	l.lastActive.Store(m.StartedAt.UnixNano())

@@ -9,13 +9,25 @@ import (
 	"github.com/charmbracelet/x/vt"
 )
 
-// ring keeps the last len(buf) bytes written to it.
+// ring keeps the last max bytes written to it. Its buffer grows with the
+// output up to max, so an idle session holds only what it has printed.
 type ring struct {
-	buf []byte
+	buf []byte // len(buf) < max only while nothing has wrapped yet
+	max int64
 	n   int64 // bytes written in total
 }
 
 func (r *ring) write(p []byte) {
+	if int64(len(r.buf)) < r.max {
+		if int64(len(r.buf)+len(p)) <= r.max {
+			r.buf = append(r.buf, p...)
+			r.n += int64(len(p))
+			return
+		}
+		full := make([]byte, r.max)
+		copy(full, r.buf)
+		r.buf = full
+	}
 	size := int64(len(r.buf))
 	total := r.n + int64(len(p))
 	if int64(len(p)) > size {
