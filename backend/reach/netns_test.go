@@ -45,13 +45,13 @@ func newNetLab(t *testing.T) *netLab {
 		t.Skip("zone test skipped: network namespaces need root (run the tests as root)")
 	}
 	if _, err := os.Stat("/usr/sbin/ip"); err != nil {
-		t.Skip("zone test skipped: /usr/sbin/ip missing (apt-get install iproute2)")
+		skipUnlessCI(t, "zone test skipped: /usr/sbin/ip missing (apt-get install iproute2)")
 	}
 	requireSSHD(t)
 	r := randHex(3)
 	l := &netLab{gwNS: "pc-gw-" + r, innerNS: "pc-in-" + r}
 	if err := ipCmd("netns", "add", l.gwNS); err != nil {
-		t.Skipf("zone test skipped: `ip netns add` is not permitted here: %v", err)
+		skipUnlessCI(t, "zone test skipped: `ip netns add` is not permitted here: %v", err)
 	}
 	t.Cleanup(func() { deleteNetns(t, l.gwNS) })
 	if err := ipCmd("netns", "add", l.innerNS); err != nil {

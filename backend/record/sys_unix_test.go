@@ -18,10 +18,10 @@ import (
 func asciinemaCat(t *testing.T, path string) (string, error) {
 	t.Helper()
 	if _, err := exec.LookPath("asciinema"); err != nil {
-		t.Skip("asciinema is not installed (apt-get install asciinema): cannot check playback with the real CLI")
+		skipUnlessCI(t, "asciinema is not installed (apt-get install asciinema): cannot check playback with the real CLI")
 	}
 	if _, err := exec.LookPath("script"); err != nil {
-		t.Skip("script(1) is not installed (package bsdutils): cannot give asciinema a tty")
+		skipUnlessCI(t, "script(1) is not installed (package bsdutils): cannot give asciinema a tty")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

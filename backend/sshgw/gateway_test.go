@@ -64,7 +64,7 @@ func TestHostKeysPersist(t *testing.T) {
 func TestSSHAudit(t *testing.T) {
 	bin, err := exec.LookPath("ssh-audit")
 	if err != nil {
-		t.Skip("ssh-audit not installed (apt-get install ssh-audit)")
+		skipUnlessCI(t, "ssh-audit not installed (apt-get install ssh-audit)")
 	}
 	t.Parallel()
 	g := newGW(t)
@@ -383,7 +383,7 @@ func playRecording(t *testing.T, path string) string {
 	t.Helper()
 	bin, err := exec.LookPath("asciinema")
 	if err != nil {
-		t.Skip("asciinema not installed (apt-get install asciinema)")
+		skipUnlessCI(t, "asciinema not installed (apt-get install asciinema)")
 	}
 	plain := filepath.Join(t.TempDir(), "rec.cast")
 	gz, err := exec.Command("gzip", "-dc", path).Output()
