@@ -339,11 +339,13 @@ func (l *Live) End(ctx context.Context, reason string) error {
 		reason = EndClosed
 	}
 	l.ended, l.endReason = true, reason
+	// done closes first: a watcher that sees its channel closed must find
+	// the session ended, or it would take the close for being dropped.
+	close(l.done)
 	for w := range l.watchers {
 		delete(l.watchers, w)
 		close(w.ch)
 	}
-	close(l.done)
 	l.mu.Unlock()
 	l.r.remove(l)
 
