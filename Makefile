@@ -113,9 +113,12 @@ smoke:
 
 test: setup services frontend lint test-go test-frontend backend e2e smoke
 
+# The SSH gateway against direct OpenSSH (bench/sshbench, about 4 minutes): the table is also
+# written to artifacts/bench-ssh.txt; SSHBENCH_FLAGS passes options (e.g. -profile=artifacts/pprof).
 bench:
 	@mkdir -p artifacts
 	$(GO) test -run '^$$' -bench . -benchmem ./backend/... ./bench/... 2>&1 | tee artifacts/bench.txt
+	$(GO) run ./bench/sshbench -out artifacts/bench-ssh.txt $(SSHBENCH_FLAGS)
 
 fuzz:
 	scripts/fuzz.sh $(FUZZTIME)

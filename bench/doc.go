@@ -7,4 +7,9 @@
 // with 100,000 assets in 5,000 nodes, 10,000 users in groups and 50,000
 // permissions once per run, then time perm.Resolver on it. When
 // PORTCULLIS_TEST_PG_DSN is set they run again on a fresh PostgreSQL database.
+//
+// `make bench` then runs bench/sshbench, which measures the SSH gateway
+// against direct OpenSSH on loopback (throughput, recording size, keystroke
+// echo, connection time, idle-session memory) and writes its table to
+// artifacts/bench-ssh.txt.
 package bench
