@@ -113,7 +113,7 @@ smoke:
 
 test: setup services frontend lint test-go test-frontend backend e2e smoke
 
-# The SSH gateway against direct OpenSSH (bench/sshbench, about 4 minutes): the table is also
+# The SSH gateway against direct OpenSSH (bench/sshbench, 3 to 4 minutes): the table is also
 # written to artifacts/bench-ssh.txt; SSHBENCH_FLAGS passes options (e.g. -profile=artifacts/pprof).
 bench:
 	@mkdir -p artifacts

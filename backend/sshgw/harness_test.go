@@ -107,7 +107,13 @@ func startTarget() (stop func()) {
 	if out, err := exec.Command("useradd", "-m", "-d", sshd.home, "-s", "/bin/bash", sshd.user).CombinedOutput(); err != nil {
 		return fail(fmt.Errorf("useradd: %v: %s", err, out))
 	}
-	cleanups = append(cleanups, func() { exec.Command("userdel", "-f", sshd.user).Run() })
+	cleanups = append(cleanups, func() {
+		// sshd's per-connection processes outlive its listener: end those of
+		// this throwaway user (named uniquely for this run) before removing it.
+		exec.Command("pkill", "-KILL", "-f", "^sshd: "+sshd.user+"[ @]").Run()
+		exec.Command("pkill", "-KILL", "-u", sshd.user).Run()
+		exec.Command("userdel", "-f", sshd.user).Run()
+	})
 	chp := exec.Command("chpasswd")
 	chp.Stdin = strings.NewReader(sshd.user + ":" + sshd.password + "\n")
 	if out, err := chp.CombinedOutput(); err != nil {
