@@ -142,7 +142,11 @@ func (sc *sessionChan) interactive(ctx context.Context, up *upstream) (code int,
 	}
 	stdin, err1 := sess.StdinPipe()
 	stdout, err2 := sess.StdoutPipe()
-	if err := errors.Join(err1, err2); err != nil {
+	// With a pty the shell's stderr arrives on stdout; the stderr stream is
+	// drained with a small buffer (x/crypto's own copy would hold 32 KiB per
+	// idle session).
+	stderr, err3 := sess.StderrPipe()
+	if err := errors.Join(err1, err2, err3); err != nil {
 		sess.Close()
 		sc.fail(err)
 		return 1, false
@@ -153,7 +157,7 @@ func (sc *sessionChan) interactive(ctx context.Context, up *upstream) (code int,
 		sc.fail(err)
 		return 1, false
 	}
-	sess.Stderr = castWriter{rec, sc.ch}
+	go drainStderr(stderr, castWriter{rec, sc.ch})
 	if err := sess.Shell(); err != nil {
 		sess.Close()
 		rec.Close()
@@ -246,6 +250,21 @@ func (t *sshTarget) Read(p []byte) (int, error)  { return t.stdout.Read(p) }
 func (t *sshTarget) Write(p []byte) (int, error) { return t.stdin.Write(p) }
 func (t *sshTarget) Resize(cols, rows int) error { return t.sess.WindowChange(rows, cols) }
 func (t *sshTarget) Close() error                { return t.sess.Close() }
+
+// drainStderr copies a target session's stderr to w through a small buffer
+// until the stream ends.
+func drainStderr(r io.Reader, w io.Writer) {
+	buf := make([]byte, 512)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			w.Write(buf[:n])
+		}
+		if err != nil {
+			return
+		}
+	}
+}
 
 // castWriter copies what it is given to the recording and to w.
 type castWriter struct {
