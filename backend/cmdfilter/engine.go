@@ -318,7 +318,7 @@ func (e *Engine) Check(s Scope, command string) Verdict {
 		if c = strings.TrimSpace(c); c == "" || c == command {
 			return
 		}
-		if cv := e.checkWhole(s, c); severity(cv.Action) > severity(v.Action) {
+		if cv := e.checkWhole(s, c); Severity(cv.Action) > Severity(v.Action) {
 			v = cv
 		}
 	}
@@ -332,7 +332,7 @@ func (e *Engine) Check(s Scope, command string) Verdict {
 	}
 	var joined strings.Builder
 	for _, l := range strings.FieldsFunc(command, func(r rune) bool { return r == '\n' || r == '\r' }) {
-		if continued(l) {
+		if Continued(l) {
 			joined.WriteString(l[:len(l)-1])
 			continue
 		}
@@ -349,8 +349,9 @@ func (e *Engine) Check(s Scope, command string) Verdict {
 	return v
 }
 
-// continued reports whether a line ends in an unescaped backslash.
-func continued(line string) bool {
+// Continued reports whether a line ends in an unescaped backslash, so that
+// a shell reads the next line as part of the same command.
+func Continued(line string) bool {
 	n := 0
 	for i := len(line) - 1; i >= 0 && line[i] == '\\'; i-- {
 		n++
@@ -358,8 +359,8 @@ func continued(line string) bool {
 	return n%2 == 1
 }
 
-// severity orders actions: no match < allow < warn < confirm < deny.
-func severity(action string) int {
+// Severity orders filter actions: no match < allow < warn < confirm < deny.
+func Severity(action string) int {
 	switch action {
 	case store.FilterAllow:
 		return 1

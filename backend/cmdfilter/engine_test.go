@@ -174,3 +174,21 @@ func TestAnAllowRuleForOnePartDoesNotCoverTheRest(t *testing.T) {
 		})
 	}
 }
+
+func TestContinued(t *testing.T) {
+	tests := []struct {
+		line string
+		want bool
+	}{
+		{`rm -rf \`, true},
+		{`echo \\`, false},
+		{`echo \\\`, true},
+		{`ls`, false},
+		{``, false},
+	}
+	for _, tt := range tests {
+		if got := Continued(tt.line); got != tt.want {
+			t.Errorf("Continued(%q): got %v, want %v", tt.line, got, tt.want)
+		}
+	}
+}

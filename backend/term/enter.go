@@ -44,7 +44,7 @@ func (r *relay) enter(ctx context.Context, enter []byte) bool {
 		if rawSure {
 			if v := r.check(raw); v.Action == store.FilterDeny || v.Action == store.FilterConfirm {
 				text := HiddenInput
-				if res.fullScreen || continued(raw) {
+				if res.fullScreen || cmdfilter.Continued(raw) {
 					text = raw
 				}
 				r.logCommand(text, v, VerdictDenied)
@@ -63,7 +63,7 @@ func (r *relay) enter(ctx context.Context, enter []byte) bool {
 	cmd := strings.TrimSpace(res.cmd)
 	text, v := cmd, r.check(cmd)
 	if rawSure && raw != cmd {
-		if rv := r.check(raw); severity(rv.Action) > severity(v.Action) {
+		if rv := r.check(raw); cmdfilter.Severity(rv.Action) > cmdfilter.Severity(v.Action) {
 			// No text in the log: keystrokes may hold secrets.
 			r.log.Warn("the keystrokes matched a stricter rule than the line on screen", "rule", rv.FilterName, "action", rv.Action)
 			text, v = raw, rv
@@ -88,16 +88,6 @@ func (r *relay) enter(ctx context.Context, enter []byte) bool {
 	}
 	r.sendEnter(enter)
 	return true
-}
-
-// continued reports whether a shell line ends with an unescaped backslash,
-// i.e. the command goes on at the next line.
-func continued(line string) bool {
-	n := 0
-	for i := len(line) - 1; i >= 0 && line[i] == '\\'; i-- {
-		n++
-	}
-	return n%2 == 1
 }
 
 // confirm holds a command until an approver decides. Input waits meanwhile
@@ -219,19 +209,4 @@ func (r *relay) logCommand(cmd string, v cmdfilter.Verdict, verdict string) {
 		}
 		go r.cfg.Notify(c, v)
 	}
-}
-
-// severity orders filter actions, most severe last.
-func severity(action string) int {
-	switch action {
-	case store.FilterAllow:
-		return 1
-	case store.FilterWarn:
-		return 2
-	case store.FilterConfirm:
-		return 3
-	case store.FilterDeny:
-		return 4
-	}
-	return 0
 }

@@ -1,6 +1,10 @@
 package term
 
-import "unicode/utf8"
+import (
+	"unicode/utf8"
+
+	"github.com/portcullis/portcullis/backend/cmdfilter"
+)
 
 // Bracketed paste markers that a terminal wraps around pasted text when the
 // program asked for it (bash and readline do by default).
@@ -146,7 +150,7 @@ func (l *rawLine) enter() (string, bool) {
 	}
 	line := append(l.cont, l.buf...)
 	text := string(line)
-	if continued(string(l.buf)) && len(line) < maxRawLine {
+	if cmdfilter.Continued(string(l.buf)) && len(line) < maxRawLine {
 		l.cont = line[:len(line)-1]
 	} else {
 		l.cont = line[:0]

@@ -116,24 +116,6 @@ func TestRawLineContinuation(t *testing.T) {
 	}
 }
 
-func TestContinued(t *testing.T) {
-	tests := []struct {
-		line string
-		want bool
-	}{
-		{`rm -rf \`, true},
-		{`echo \\`, false},
-		{`echo \\\`, true},
-		{`ls`, false},
-		{``, false},
-	}
-	for _, tt := range tests {
-		if got := continued(tt.line); got != tt.want {
-			t.Errorf("continued(%q): got %v, want %v", tt.line, got, tt.want)
-		}
-	}
-}
-
 func TestSizeClamp(t *testing.T) {
 	tests := []struct {
 		in   Size
