@@ -50,10 +50,17 @@ const (
 type Policy int
 
 const (
-	// FailOpen (the default) keeps the session going: output that does not fit is
+	// Pace (the default) keeps the recording complete as long as the disk makes
+	// progress: Output waits for room (back pressure, so a flood of output runs at the
+	// speed of the compressor and the disk, as it would on a slow link). When no room
+	// comes within StallTimeout (the disk stopped answering), it behaves as FailOpen
+	// until the writer has taken the waiting batch, so a stuck disk slows a session
+	// down once, not at every chunk.
+	Pace Policy = iota
+	// FailOpen keeps the session going at full speed: output that does not fit is
 	// dropped and counted (Dropped), a warning is logged once per episode, and the
 	// recording gets an "m" marker saying how many bytes are missing and since when.
-	FailOpen Policy = iota
+	FailOpen
 	// FailClosed keeps the recording complete: Output waits up to StallTimeout for room
 	// (back pressure, so the session runs at the speed of the disk), then the recorder
 	// fails with ErrBehind: Write returns it, Err reports it, Failed is closed, and
@@ -61,12 +68,15 @@ const (
 	FailClosed
 )
 
-// String returns "fail-open" or "fail-closed".
+// String returns "pace", "fail-open" or "fail-closed".
 func (p Policy) String() string {
-	if p == FailClosed {
+	switch p {
+	case FailClosed:
 		return "fail-closed"
+	case FailOpen:
+		return "fail-open"
 	}
-	return "fail-open"
+	return "pace"
 }
 
 // Defaults of CastOptions.
@@ -78,7 +88,7 @@ const (
 )
 
 // CastOptions tunes a CastWriter. The zero value is the recommended setting: output
-// only, flushed and fsynced every second, fail-open, 4 MiB of buffer, output within
+// only, flushed and fsynced every second, paced (see Pace), 4 MiB of buffer, output within
 // 10 ms coalesced into one event.
 type CastOptions struct {
 	// RecordInput adds "i" events; off by default (input may hold passwords).
@@ -89,11 +99,12 @@ type CastOptions struct {
 	// NoFsync skips the fsync after each flush. Data still reaches the kernel at every
 	// flush, which survives a killed process but not a power cut.
 	NoFsync bool
-	// Policy decides what happens when the writer falls behind; default FailOpen.
+	// Policy decides what happens when the writer falls behind; default Pace.
 	Policy Policy
 	// BufferLimit bounds the bytes of events waiting for the writer; default 4 MiB.
 	BufferLimit int
-	// StallTimeout is how long Output waits for room under FailClosed; default 2s.
+	// StallTimeout is how long Output waits for room under Pace and FailClosed;
+	// default 2s.
 	StallTimeout time.Duration
 	// Coalesce merges output that arrives within this window into one event (its time
 	// is that of the first bytes); default 10ms, negative for one event per Output.

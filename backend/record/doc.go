@@ -37,8 +37,10 @@
 //
 // The writer holds at most CastOptions.BufferLimit bytes of unwritten events. When it
 // falls behind (a slow disk, or output faster than one core can compress), the Policy
-// decides: FailOpen (the default) drops output, counts it and writes an "m" marker
-// saying how many bytes are missing; FailClosed makes Output wait up to StallTimeout
-// for room and then fails the recorder, which Err, Failed and Write report so the relay
-// can end the session.
+// decides: Pace (the default) makes Output wait for room, so the session runs at the
+// speed of the recording and nothing is lost, and drops (with a marker) only when the
+// disk makes no progress for StallTimeout; FailOpen drops output, counts it and writes
+// an "m" marker saying how many bytes are missing; FailClosed makes Output wait up to
+// StallTimeout for room and then fails the recorder, which Err, Failed and Write
+// report so the relay can end the session.
 package record

@@ -98,7 +98,8 @@ type CastWriter struct {
 	last    time.Duration // time of the newest event: times never go backwards
 	dropped int64         // bytes dropped since the last drop marker
 	dropAt  time.Duration // time of the first of them
-	room    chan struct{} // closed when the writer takes a batch; FailClosed waiters wait on it
+	room    chan struct{} // closed when the writer takes a batch; Pace and FailClosed waiters wait on it
+	stalled bool          // Pace: a wait for room timed out; drop until the writer takes a batch
 
 	iomu     sync.Mutex    // held by whoever writes the file (writer goroutine or Close); guards below
 	bw       *bufio.Writer // write buffer, held while there is something to write
@@ -279,16 +280,20 @@ func (w *CastWriter) add(kind byte, p []byte) error {
 	t := max(now.Sub(w.start), w.last)
 	w.last = t
 	if len(w.q.data) > 0 && len(w.q.data)+len(p) > w.opts.BufferLimit {
-		if w.opts.Policy == FailOpen {
-			if w.dropped == 0 {
-				w.dropAt = t
-				w.log.Warn("recording: writer behind, dropping output", "buffer", w.opts.BufferLimit)
+		if w.opts.Policy == Pace && !w.stalled {
+			if !w.waitPace(len(p)) {
+				switch {
+				case w.closing:
+					return ErrClosed
+				case w.err != nil:
+					w.drops.Add(int64(len(p)))
+					return w.err
+				}
+				return w.dropLocked(t, len(p))
 			}
-			w.dropped += int64(len(p))
-			w.drops.Add(int64(len(p)))
-			return nil
-		}
-		if err := w.waitRoom(len(p)); err != nil {
+		} else if w.opts.Policy != FailClosed {
+			return w.dropLocked(t, len(p))
+		} else if err := w.waitRoom(len(p)); err != nil {
 			return err
 		}
 	}
@@ -304,6 +309,50 @@ func (w *CastWriter) add(kind byte, p []byte) error {
 		w.kickLocked()
 	}
 	return nil
+}
+
+// dropLocked leaves n bytes of output at time t out of the recording (FailOpen, or
+// Pace with a stalled disk); the next event that fits is preceded by a marker.
+func (w *CastWriter) dropLocked(t time.Duration, n int) error {
+	if w.dropped == 0 {
+		w.dropAt = t
+		w.log.Warn("recording: writer behind, dropping output", "buffer", w.opts.BufferLimit, "policy", w.opts.Policy.String())
+	}
+	w.dropped += int64(n)
+	w.drops.Add(int64(n))
+	return nil
+}
+
+// waitPace waits, with w.mu held, until n bytes fit into the buffer (Pace). It reports
+// false when no room came within StallTimeout, or the recorder closed or failed
+// meanwhile; after a timeout the recorder drops until the writer takes a batch.
+func (w *CastWriter) waitPace(n int) bool {
+	timer := time.NewTimer(w.opts.StallTimeout)
+	defer timer.Stop()
+	for len(w.q.data) > 0 && len(w.q.data)+n > w.opts.BufferLimit {
+		if w.room == nil {
+			w.room = make(chan struct{})
+		}
+		room := w.room
+		w.kickLocked()
+		w.mu.Unlock()
+		timedOut := false
+		select {
+		case <-room:
+		case <-timer.C:
+			timedOut = true
+		}
+		w.mu.Lock()
+		switch {
+		case w.closing || w.err != nil:
+			return false
+		case timedOut && len(w.q.data)+n > w.opts.BufferLimit:
+			w.stalled = true
+			w.log.Error("recording: disk made no progress, dropping output until it does", "stall", w.opts.StallTimeout)
+			return false
+		}
+	}
+	return true
 }
 
 func (w *CastWriter) kickLocked() {
@@ -397,6 +446,7 @@ func (w *CastWriter) take() batch {
 	w.q, w.spare = w.spare, batch{}
 	w.q.reset()
 	w.open, w.kicked = false, false
+	w.stalled = false
 	if w.room != nil {
 		close(w.room)
 		w.room = nil
@@ -749,6 +799,7 @@ func (w *CastWriter) close() error {
 	w.mu.Lock()
 	w.closing = true
 	close(w.quit)
+	w.stalled = false
 	if w.room != nil {
 		close(w.room)
 		w.room = nil

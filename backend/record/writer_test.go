@@ -248,13 +248,20 @@ func letters(rng *rand.Rand, n int) []byte {
 	return b
 }
 
-// The writer stalls (the disk stops answering): Output keeps returning, memory stays
+// The writer stalls (the disk stops answering): under FailOpen, and under Pace once
+// StallTimeout has passed without progress, Output keeps returning, memory stays
 // bounded, the loss is counted and marked in the recording once the disk is back.
-func TestFailOpenWhenWriterBlocked(t *testing.T) {
+func TestDropsWhenWriterBlocked(t *testing.T) {
+	for _, policy := range []record.Policy{record.FailOpen, record.Pace} {
+		t.Run(policy.String(), func(t *testing.T) { testDropsWhenWriterBlocked(t, policy) })
+	}
+}
+
+func testDropsWhenWriterBlocked(t *testing.T, policy record.Policy) {
 	clock := newClock()
 	dst := &blockingWriter{}
 	w, err := record.NewCastWriter(dst, record.Gzip, record.Header{Width: 80, Height: 24},
-		record.CastOptions{Clock: clock.Now, BufferLimit: 64 << 10, FlushInterval: time.Hour})
+		record.CastOptions{Clock: clock.Now, BufferLimit: 64 << 10, FlushInterval: time.Hour, Policy: policy, StallTimeout: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +301,7 @@ func TestFailOpenWhenWriterBlocked(t *testing.T) {
 		t.Errorf("Dropped: got %d, want at least %d", got, 98*32<<10)
 	}
 	if err := w.Err(); err != nil {
-		t.Errorf("Err under FailOpen: got %v, want nil", err)
+		t.Errorf("Err under %s: got %v, want nil", policy, err)
 	}
 	// Once the disk answers again, the recorder takes output again.
 	dst.unblock()
@@ -380,13 +387,23 @@ func TestFailClosedWhenWriterBlocked(t *testing.T) {
 	}
 }
 
-// Under FailClosed a slow (not stalled) writer slows Output down instead of losing data.
-func TestFailClosedBackPressureKeepsEverything(t *testing.T) {
+// Under Pace (the default) and FailClosed a slow (not stalled) writer slows Output
+// down instead of losing data: the writer here takes a millisecond per write, far
+// slower than Output is called, so a dropping recorder would lose most of it.
+func TestBackPressureKeepsEverything(t *testing.T) {
+	for _, policy := range []record.Policy{record.Pace, record.FailClosed} {
+		t.Run(policy.String(), func(t *testing.T) { testBackPressureKeepsEverything(t, policy) })
+	}
+}
+
+func testBackPressureKeepsEverything(t *testing.T, policy record.Policy) {
 	clock := newClock()
-	dst := &blockingWriter{}
-	w, err := record.NewCastWriter(dst, record.Plain, record.Header{Width: 80, Height: 24}, record.CastOptions{
-		Clock: clock.Now, BufferLimit: 64 << 10, FlushInterval: time.Hour, Policy: record.FailClosed, StallTimeout: time.Minute,
-	})
+	dst := &slowWriter{delay: time.Millisecond}
+	opts := record.CastOptions{Clock: clock.Now, BufferLimit: 64 << 10, FlushInterval: time.Hour, StallTimeout: time.Minute}
+	if policy != record.Pace {
+		opts.Policy = policy // Pace is the zero value
+	}
+	w, err := record.NewCastWriter(dst, record.Plain, record.Header{Width: 80, Height: 24}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -399,7 +416,7 @@ func TestFailClosedBackPressureKeepsEverything(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	_, evs := readAll(t, dst.Bytes())
+	_, evs := readAll(t, dst.buf.Bytes())
 	if got := len(outputText(evs)); got != 200*len(chunk) || w.Dropped() != 0 {
 		t.Errorf("got %d bytes recorded and %d dropped, want %d and 0", got, w.Dropped(), 200*len(chunk))
 	}
@@ -550,4 +567,15 @@ func TestMixedRunsAndBinaryRoundTrip(t *testing.T) {
 	}
 	st, _ := os.Stat(path)
 	t.Logf("%d bytes of output -> %d bytes on disk in %d events", len(all), st.Size(), len(evs))
+}
+
+// slowWriter takes delay for every write, like a slow disk that still makes progress.
+type slowWriter struct {
+	delay time.Duration
+	buf   bytes.Buffer
+}
+
+func (s *slowWriter) Write(p []byte) (int, error) {
+	time.Sleep(s.delay)
+	return s.buf.Write(p)
 }
