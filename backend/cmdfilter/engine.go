@@ -2,11 +2,14 @@ package cmdfilter
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"gorm.io/gorm"
 
@@ -149,7 +152,44 @@ func Load(ctx context.Context, db *gorm.DB, orgID uint) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cmdfilter: load filters of organization %d: %w", orgID, store.Translate(err))
 	}
-	return Compile(orgID, filters), nil
+	return compileCached(orgID, filters), nil
+}
+
+// cache keeps the last Engine compiled for each organization with a digest of
+// what it was compiled from, so that sessions started while the filters stay
+// the same share one Engine instead of holding a compiled copy each.
+var cache struct {
+	sync.Mutex
+	m map[uint]cached
+}
+
+type cached struct {
+	sum    [sha256.Size]byte
+	engine *Engine
+}
+
+// compileCached returns the cached Engine of orgID when filters are exactly
+// what it was compiled from, else compiles and caches a new one.
+func compileCached(orgID uint, filters []store.CommandFilter) *Engine {
+	b, err := json.Marshal(filters)
+	if err != nil {
+		return Compile(orgID, filters)
+	}
+	sum := sha256.Sum256(b)
+	cache.Lock()
+	c, ok := cache.m[orgID]
+	cache.Unlock()
+	if ok && c.sum == sum {
+		return c.engine
+	}
+	e := Compile(orgID, filters)
+	cache.Lock()
+	if cache.m == nil {
+		cache.m = map[uint]cached{}
+	}
+	cache.m[orgID] = cached{sum: sum, engine: e}
+	cache.Unlock()
+	return e
 }
 
 // Compile builds an Engine from filters with their Groups, Users,

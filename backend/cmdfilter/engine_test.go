@@ -136,6 +136,32 @@ func TestLoad(t *testing.T) {
 			t.Errorf("other organization has no built-in rule: got %q, want none", got)
 		}
 
+		// Sessions started while the filters stay the same share one Engine; any
+		// change (here the content of a group) gives a new one.
+		again, err := Load(ctx, db, org.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again != e {
+			t.Error("Load of unchanged filters compiled a new Engine")
+		}
+		if err := db.Model(&restart).Update("content", "systemctl stop").Error; err != nil {
+			t.Fatal(err)
+		}
+		changed, err := Load(ctx, db, org.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if changed == e {
+			t.Fatal("Load after a group changed returned the old Engine")
+		}
+		if got := changed.Check(Scope{UserID: alice.ID}, "systemctl restart nginx").FilterName; got != "" {
+			t.Errorf("changed group: restart still matched by %q", got)
+		}
+		if got := changed.Check(Scope{UserID: alice.ID}, "systemctl stop nginx").FilterName; got != "allow alice" {
+			t.Errorf("changed group: stop matched by %q, want %q", got, "allow alice")
+		}
+
 		if err := db.Migrator().DropTable("cmdfilter_users"); err != nil {
 			t.Fatal(err)
 		}

@@ -26,8 +26,25 @@ func (c *conn) serve(ctx context.Context, sconn *ssh.ServerConn, chans <-chan ss
 		}
 	}()
 	c.srv.log.InfoContext(ctx, "user connected", "user", c.user.Username, "remote", c.remote, "target", c.target.String())
-	go c.globalRequests(reqs)
-	for nc := range chans {
+	// One goroutine takes both the global requests and the new channels: an idle
+	// connection costs one goroutine here, not two.
+	for chans != nil || reqs != nil {
+		var nc ssh.NewChannel
+		select {
+		case r, ok := <-reqs:
+			if !ok {
+				reqs = nil
+			} else {
+				c.globalRequest(r)
+			}
+			continue
+		case n, ok := <-chans:
+			if !ok {
+				chans = nil
+				continue
+			}
+			nc = n
+		}
 		if !c.acquireChannel() {
 			nc.Reject(ssh.ResourceShortage, fmt.Sprintf("too many channels (at most %d)", c.srv.cfg.MaxChannels))
 			c.srv.refuse(ctx, c.user, c.remote, "ssh.channel_refused", "channel limit reached: "+nc.ChannelType())
@@ -70,18 +87,16 @@ func (c *conn) releaseChannel() {
 	c.channels--
 }
 
-// globalRequests answers the connection's global requests. Remote port
+// globalRequest answers a global request of the connection. Remote port
 // forwarding (tcpip-forward) is refused and audited; keepalives are answered.
-func (c *conn) globalRequests(reqs <-chan *ssh.Request) {
-	for r := range reqs {
-		switch r.Type {
-		case "tcpip-forward", "streamlocal-forward@openssh.com":
-			c.srv.refuse(c.ctx, c.user, c.remote, "ssh.forward_denied", "remote forwarding ("+r.Type+") is not supported by the gateway; target "+c.target.String())
+func (c *conn) globalRequest(r *ssh.Request) {
+	switch r.Type {
+	case "tcpip-forward", "streamlocal-forward@openssh.com":
+		c.srv.refuse(c.ctx, c.user, c.remote, "ssh.forward_denied", "remote forwarding ("+r.Type+") is not supported by the gateway; target "+c.target.String())
+		r.Reply(false, nil)
+	default: // keepalive@openssh.com, no-more-sessions@openssh.com, ...
+		if r.WantReply {
 			r.Reply(false, nil)
-		default: // keepalive@openssh.com, no-more-sessions@openssh.com, ...
-			if r.WantReply {
-				r.Reply(false, nil)
-			}
 		}
 	}
 }

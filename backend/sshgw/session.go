@@ -17,7 +17,7 @@ const (
 	maxEnvVars   = 32
 	maxEnvValue  = 256
 	maxTermName  = 64
-	inputBufSize = 4 << 10
+	inputBufSize = 1 << 10
 )
 
 // sessionChan is one "session" channel: its pty, environment and window

@@ -165,9 +165,11 @@ func (sc *sessionChan) interactive(ctx context.Context, up *upstream) (code int,
 		sc.fail(c.dialError(ctx, &up.pick, up.login, err))
 		return 1, false
 	}
+	res, killed := sc.relay(ctx, up, &sshTarget{sess: sess, stdin: stdin, stdout: stdout}, live, rec, size)
+	// Wait for the exit status only now: a goroutine per idle session waiting
+	// for it all along would cost memory for nothing.
 	exitc := make(chan error, 1)
 	go func() { exitc <- sess.Wait() }()
-	res, killed := sc.relay(ctx, up, &sshTarget{sess: sess, stdin: stdin, stdout: stdout}, live, rec, size)
 	select {
 	case err := <-exitc:
 		code = exitCode(err)

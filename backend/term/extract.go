@@ -44,6 +44,7 @@ type enterResult struct {
 
 // extractWorker owns an extractor and feeds it on its own goroutine, so that
 // neither the VT emulation of the output nor its locks sit on the data path.
+// The goroutine runs only while records wait: an idle session has none.
 // Output, input and resizes are queued as records in one byte slice (no
 // allocation per event once it has grown); an Enter request is a record too,
 // so it is answered only after everything queued before it has been applied.
@@ -58,22 +59,19 @@ type extractWorker struct {
 	dropped    int64      // output bytes dropped because the backlog was full
 	seq        uint32     // sequence number of the last Enter request
 
-	wake    chan struct{}    // capacity 1: the queue is not empty
+	running bool           // a worker goroutine is applying the queue (guarded by mu)
+	closed  bool           // close was called: no new worker starts (guarded by mu)
+	wg      sync.WaitGroup // the worker goroutine, while one runs
+
 	replies chan enterResult // capacity 1: answers to Enter requests
-	stop    chan struct{}
-	done    chan struct{}
+	done    chan struct{}    // closed by close once the worker has stopped
 
 	fullScreen atomic.Bool // what the extractor said after its last batch
 	broken     atomic.Bool // the extractor panicked; it is not called again
 }
 
 func newExtractWorker(x extractor, log *slog.Logger) *extractWorker {
-	w := &extractWorker{
-		x: x, log: log, wake: make(chan struct{}, 1), replies: make(chan enterResult, 1),
-		stop: make(chan struct{}), done: make(chan struct{}),
-	}
-	go w.run()
-	return w
+	return &extractWorker{x: x, log: log, replies: make(chan enterResult, 1), done: make(chan struct{})}
 }
 
 // output queues bytes the target sent.
@@ -92,7 +90,6 @@ func (w *extractWorker) output(p []byte) {
 	w.outPending += len(p)
 	w.appendLocked(recOutput, p)
 	w.mu.Unlock()
-	w.signal()
 }
 
 // input queues keystrokes forwarded to the target.
@@ -103,7 +100,6 @@ func (w *extractWorker) input(p []byte) {
 	w.mu.Lock()
 	w.appendLocked(recInput, p)
 	w.mu.Unlock()
-	w.signal()
 }
 
 // resize queues a new terminal size.
@@ -114,7 +110,6 @@ func (w *extractWorker) resize(s Size) {
 	w.mu.Lock()
 	w.appendLocked(recResize, b[:])
 	w.mu.Unlock()
-	w.signal()
 }
 
 // enter asks for the command line on screen once everything queued so far has
@@ -138,7 +133,6 @@ func (w *extractWorker) request(ctx context.Context, kind byte) (enterResult, er
 	binary.LittleEndian.PutUint32(b[:], seq)
 	w.appendLocked(kind, b[:])
 	w.mu.Unlock()
-	w.signal()
 	for {
 		select {
 		case r := <-w.replies:
@@ -154,29 +148,37 @@ func (w *extractWorker) request(ctx context.Context, kind byte) (enterResult, er
 	}
 }
 
-// close stops the worker and waits for it.
+// close stops the worker after the batch it is applying, drops what still
+// waits, and waits for it. Pending and later requests get context.Canceled.
 func (w *extractWorker) close() {
-	select {
-	case <-w.stop:
-	default:
-		close(w.stop)
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		<-w.done
+		return
 	}
-	<-w.done
+	w.closed = true
+	w.queue, w.spare, w.outPending = nil, nil, 0
+	w.mu.Unlock()
+	w.wg.Wait()
+	close(w.done)
 }
 
-func (w *extractWorker) signal() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-}
-
+// appendLocked queues a record and starts the worker if none runs.
 func (w *extractWorker) appendLocked(kind byte, p []byte) {
+	if w.closed {
+		return
+	}
 	var h [recHeader]byte
 	h[0] = kind
 	binary.LittleEndian.PutUint32(h[1:], uint32(len(p)))
 	w.queue = append(w.queue, h[:]...)
 	w.queue = append(w.queue, p...)
+	if !w.running {
+		w.running = true
+		w.wg.Add(1)
+		go w.run()
+	}
 }
 
 // dropOutputLocked removes the output records from the queue, keeping input,
@@ -206,14 +208,14 @@ func (w *extractWorker) dropOutputLocked() {
 const maxIdleQueue = 64 << 10
 
 func (w *extractWorker) run() {
-	defer close(w.done)
+	defer w.wg.Done()
 	for {
-		select {
-		case <-w.stop:
-			return
-		case <-w.wake:
-		}
 		w.mu.Lock()
+		if len(w.queue) == 0 || w.closed {
+			w.running = false
+			w.mu.Unlock()
+			return
+		}
 		batch := w.queue
 		w.queue, w.spare = w.spare[:0], nil
 		w.outPending = 0

@@ -75,8 +75,9 @@ func (r *relay) userPump(ctx context.Context) {
 	}
 }
 
-// joinPump forwards the input of interactive joiners.
-func (r *relay) joinPump(ctx context.Context) {
+// joinPump forwards the input of interactive joiners, starting with first.
+func (r *relay) joinPump(ctx context.Context, first []byte) {
+	r.input(ctx, first)
 	in := r.live.JoinInput()
 	for {
 		select {

@@ -186,9 +186,6 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 
 	go r.outputPump()
 	go r.userPump(rctx)
-	if r.live != nil {
-		go r.joinPump(rctx)
-	}
 	reason, notice, runErr := r.loop(rctx)
 	return r.finish(ctx, cancel, reason, notice, runErr)
 }
@@ -291,7 +288,11 @@ func (r *relay) loop(ctx context.Context) (reason, notice string, err error) {
 	tick := time.NewTicker(r.cfg.tick)
 	defer tick.Stop()
 	var killed, lockCh <-chan struct{}
+	var joinIn <-chan []byte
 	if r.live != nil {
+		// The first input of an interactive joiner starts the goroutine that
+		// forwards joiners' input: most sessions never have one.
+		joinIn = r.live.JoinInput()
 		killed = r.live.Killed()
 		lockCh = r.live.LockChanged()
 		if r.live.Locked() {
@@ -335,6 +336,11 @@ func (r *relay) loop(ctx context.Context) (reason, notice string, err error) {
 				continue
 			}
 			r.resize(s)
+		case p, ok := <-joinIn:
+			joinIn = nil
+			if ok {
+				go r.joinPump(ctx, p)
+			}
 		case <-tick.C:
 			r.reportBytes()
 			now := r.clock()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -625,5 +626,58 @@ func TestCommandAfterFlood(t *testing.T) {
 	cs := e.inputs()
 	if len(cs) != 2 || cs[1] != "echo after-flood => allowed" {
 		t.Errorf("got commands %q, want the flood command and echo after-flood", cs)
+	}
+}
+
+// goroutinesIn counts the goroutines whose stack holds fn.
+func goroutinesIn(fn string) int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	return strings.Count(string(buf), fn+"(")
+}
+
+// An idle session keeps no goroutine for command extraction or for joiners'
+// input; both start when there is work and the work is done as before.
+func TestIdleSessionHoldsNoWorkerGoroutines(t *testing.T) {
+	e := startEnv(t)
+	e.run("echo warm")
+	eventually(t, "the extractor to go idle", func() bool { return goroutinesIn("term.(*extractWorker).run") == 0 })
+	if n := goroutinesIn("term.(*relay).joinPump"); n != 0 {
+		t.Errorf("joinPump goroutines before anyone joined: got %d, want 0", n)
+	}
+	if err := e.live.SendInput(t.Context(), []byte("echo joined-$((6*7))\r")); err != nil {
+		t.Fatal(err)
+	}
+	e.user.waitFor(t, 0, "joined-42")
+	if n := goroutinesIn("term.(*relay).joinPump"); n != 1 {
+		t.Errorf("joinPump goroutines after a joiner typed: got %d, want 1", n)
+	}
+	e.run("echo after-join")
+	if _, err := e.close(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the joiner pump to end", func() bool { return goroutinesIn("term.(*relay).joinPump") == 0 })
+	got := e.inputs()
+	want := []string{"echo warm => allowed", "echo joined-$((6*7)) => allowed", "echo after-join => allowed"}
+	if !equalStrings(got, want) {
+		t.Errorf("commands: got %q, want %q", got, want)
+	}
+}
+
+// eventually retries f until it returns true, for at most waitTimeout.
+func eventually(t *testing.T, what string, f func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(waitTimeout); !f(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
