@@ -59,6 +59,8 @@ type Deps struct {
 	// Sessions is this node's live-session registry; nil disables the
 	// live-session and approval endpoints (503).
 	Sessions *session.Registry
+	// Terminals runs web terminals (/ws/terminal); nil answers 503.
+	Terminals Terminals
 }
 
 // API is the HTTP handler of portcullisd.
@@ -140,12 +142,14 @@ func New(d Deps) *API {
 	a.registerLive()
 	a.registerKeys()
 	a.registerHostKeys()
+	a.registerTerminal()
 	for _, rt := range a.routes {
 		a.mux.Handle(rt.method+" /api/v1"+rt.path, a.wrap(rt))
 	}
 	a.mux.HandleFunc("GET /api/v1/openapi.json", a.serveOpenAPI)
 	a.mux.HandleFunc("GET /ws/sessions/{id}/watch", a.serveWatch)
 	a.mux.HandleFunc("GET /ws/join/{token}", a.serveJoin)
+	a.mux.HandleFunc("GET /ws/terminal", a.serveTerminal)
 	a.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, &Error{Status: http.StatusNotFound, Code: codeNotFound, Message: "no such endpoint: " + r.Method + " " + r.URL.Path})
 	})

@@ -124,7 +124,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	s.api = httpapi.New(httpapi.Deps{
 		Store: st, Auth: authSvc, Perm: resolver, Vault: v, Audit: aud, Settings: sets, Log: log, Clock: clock,
 		UI: ui, AllowedOrigins: cfg.AllowedOrigins, TrustedProxies: proxies, LaunchToken: cfg.LaunchToken,
-		MaxBodyBytes: cfg.MaxBodyBytes, Registry: prometheus.NewRegistry(), Sessions: sessions,
+		MaxBodyBytes: cfg.MaxBodyBytes, Registry: prometheus.NewRegistry(), Sessions: sessions, Terminals: s.gw,
 	})
 	ok = true
 	return s, nil
@@ -170,7 +170,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		return fmt.Errorf("server: listen %s: %w", s.cfg.HTTPAddr, err)
 	}
 	var sshLn net.Listener
-	if s.gw != nil {
+	if s.cfg.SSHAddr != "" {
 		if sshLn, err = net.Listen("tcp", s.cfg.SSHAddr); err != nil {
 			ln.Close()
 			return fmt.Errorf("server: listen ssh %s: %w", s.cfg.SSHAddr, err)
@@ -205,7 +205,17 @@ func (s *Server) ServeListeners(ctx context.Context, ln, sshLn net.Listener) err
 		if sshLn != nil {
 			sshLn.Close()
 		}
-		sshErr <- nil
+		// No SSH listener: the gateway still runs the web terminals, which
+		// end (and record their end) when the server stops.
+		go func() {
+			<-ctx.Done()
+			shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sshShutdownTimeout)
+			defer cancel()
+			if err := s.gw.Shutdown(shutCtx); err != nil {
+				s.log.Warn("web terminals shutdown", "err", err)
+			}
+			sshErr <- nil
+		}()
 	}
 	httpErr := s.serveHTTP(ctx, ln)
 	cancel()

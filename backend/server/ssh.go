@@ -39,14 +39,12 @@ type sshGatewayDeps struct {
 	Clock    func() time.Time
 }
 
-// newSSHGateway builds the SSH gateway for the configured SSH address, with
-// its host keys in <data dir>/ssh (generated on the first start) and its
-// recordings in <data dir>/recordings. It returns nil and no error when the
-// configuration disables the gateway (empty SSH address).
+// newSSHGateway builds the SSH gateway, with its host keys in <data dir>/ssh
+// (generated on the first start) and its recordings in <data dir>/recordings.
+// It is built even when the configuration has no SSH address (the desktop's
+// embedded backend): it runs the web terminals, and only the SSH listener is
+// left out.
 func (s *Server) newSSHGateway(d sshGatewayDeps) (*sshgw.Server, error) {
-	if s.cfg.SSHAddr == "" {
-		return nil, nil
-	}
 	gw, err := sshgw.New(sshgw.Config{
 		Addr:         s.cfg.SSHAddr,
 		HostKeyDir:   filepath.Join(s.cfg.DataDir, "ssh"),

@@ -76,6 +76,7 @@ type Meta struct {
 	AccountName string    `json:"account_name"`
 	Protocol    string    `json:"protocol"`
 	Kind        string    `json:"kind"` // shell, exec, sftp, scp
+	Via         string    `json:"via"`  // ssh (the user's SSH client) or web (the web terminal)
 	SourceIP    string    `json:"source_ip"`
 	Width       int       `json:"width"`
 	Height      int       `json:"height"`
@@ -207,7 +208,7 @@ func (r *Registry) Start(ctx context.Context, m Meta) (*Live, error) {
 	row := store.Session{
 		ID: m.ID, OrgID: m.OrgID, UserID: m.UserID, Username: cut(m.Username, 128), AssetID: m.AssetID,
 		AssetName: cut(m.AssetName, 128), AccountName: cut(m.AccountName, 128), Protocol: cut(m.Protocol, 16),
-		SourceIP: cut(m.SourceIP, 64), StartedAt: now, Recording: cut(m.Recording, 512), Node: cut(r.node, 128), Kind: cut(m.Kind, 16),
+		SourceIP: cut(m.SourceIP, 64), StartedAt: now, Recording: cut(m.Recording, 512), Node: cut(r.node, 128), Kind: cut(m.Kind, 16), Via: cut(m.Via, 8),
 	}
 	if err := r.db.WithContext(ctx).Create(&row).Error; err != nil {
 		return nil, fmt.Errorf("session: start %s: %w", m.ID, store.Translate(err))
@@ -216,7 +217,7 @@ func (r *Registry) Start(ctx context.Context, m Meta) (*Live, error) {
 	r.mu.Lock()
 	r.lives[m.ID] = l
 	r.mu.Unlock()
-	r.log.InfoContext(ctx, "session started", "session", m.ID, "user", m.Username, "asset", m.AssetName, "account", m.AccountName, "protocol", m.Protocol, "kind", m.Kind)
+	r.log.InfoContext(ctx, "session started", "session", m.ID, "user", m.Username, "asset", m.AssetName, "account", m.AccountName, "protocol", m.Protocol, "kind", m.Kind, "via", m.Via)
 	return l, nil
 }
 

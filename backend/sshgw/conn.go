@@ -3,7 +3,7 @@ package sshgw
 import (
 	"context"
 	"errors"
-	"net"
+	"io"
 	"strings"
 	"sync"
 
@@ -11,6 +11,7 @@ import (
 
 	"github.com/portcullis/portcullis/backend/auth"
 	"github.com/portcullis/portcullis/backend/store"
+	"github.com/portcullis/portcullis/backend/term"
 )
 
 // Messages shown to the client during authentication (before any LANG
@@ -40,13 +41,15 @@ const maxOTPTries = 3
 // only read after the handshake.
 type conn struct {
 	srv    *Server
-	nc     net.Conn
+	nc     io.Closer // the network connection (SSH), or the web terminal's stream
 	remote string
 
 	target      Target
-	badNameDone bool // the malformed user name was audited
-	keyRefused  bool // a public key was offered and refused
-	loginLogged bool // auth.Service wrote a login log row for this connection
+	via         string           // ViaSSH or ViaWeb: how the user reached the gateway
+	events      func(term.Event) // the web terminal's status line; nil for SSH
+	badNameDone bool             // the malformed user name was audited
+	keyRefused  bool             // a public key was offered and refused
+	loginLogged bool             // auth.Service wrote a login log row for this connection
 	user        *store.User
 	token       string // session token issued by the login; revoked at the end
 
@@ -61,9 +64,15 @@ type conn struct {
 	closed   bool
 }
 
-func newConn(s *Server, nc net.Conn, remote string) *conn {
-	return &conn{srv: s, nc: nc, remote: remote}
+func newConn(s *Server, nc io.Closer, remote string) *conn {
+	return &conn{srv: s, nc: nc, remote: remote, via: ViaSSH}
 }
+
+// How users reach the gateway's sessions (session rows, Via).
+const (
+	ViaSSH = "ssh" // their own SSH client
+	ViaWeb = "web" // the web terminal (browser or desktop window)
+)
 
 // close closes the network connection, which ends every channel.
 func (c *conn) close() {

@@ -107,7 +107,7 @@ func (sc *sessionChan) startSession(ctx context.Context, up *upstream, kind stri
 	live, err := c.srv.deps.Sessions.Start(ctx, session.Meta{
 		ID: id, OrgID: c.user.OrgID, UserID: c.user.ID, Username: c.user.Username,
 		AssetID: up.pick.asset.ID, AssetName: up.pick.asset.Name, AccountName: up.account,
-		Protocol: up.pick.protocol, Kind: kind, SourceIP: c.remote,
+		Protocol: up.pick.protocol, Kind: kind, Via: c.via, SourceIP: c.remote,
 		Width: size.Cols, Height: size.Rows, Recording: path,
 	})
 	if err != nil {
@@ -206,6 +206,7 @@ func (sc *sessionChan) relay(ctx context.Context, up *upstream, target term.Targ
 		IdleTimeout:    time.Duration(sec.SessionIdleMinutes) * time.Minute,
 		MaxDuration:    time.Duration(sec.SessionMaxHours) * time.Hour,
 		Notify:         c.notify(up),
+		Events:         c.events,
 		Lang:           sc.lang(), Log: c.srv.deps.Log, Clock: c.srv.clock,
 	})
 	close(done)

@@ -397,6 +397,24 @@ type Session struct {
 	Recording    string     `gorm:"size:512" json:"recording"`
 	Node         string     `gorm:"size:128" json:"node"` // the portcullisd node that hosts it
 	Kind         string     `gorm:"size:16" json:"kind"`  // shell, exec, sftp, scp
+	Via          string     `gorm:"size:8" json:"via"`    // ssh (the user's SSH client) or web (the web terminal)
+}
+
+// ConnectToken is a one-time ticket for a web terminal: bound to a user, an
+// asset, an account and a protocol, valid for a few minutes, spent by the
+// first WebSocket that presents it. Only its SHA-256 is kept.
+type ConnectToken struct {
+	ID         uint       `gorm:"primaryKey" json:"id"`
+	TokenHash  string     `gorm:"size:64;uniqueIndex;not null" json:"-"`
+	OrgID      uint       `gorm:"index;not null" json:"org_id"`
+	UserID     uint       `gorm:"index;not null" json:"user_id"`
+	AssetID    uint       `gorm:"not null" json:"asset_id"`
+	Account    string     `gorm:"size:128" json:"account"`
+	Protocol   string     `gorm:"size:16;not null" json:"protocol"`
+	ExpiresAt  time.Time  `gorm:"index;not null" json:"expires_at"`
+	UsedAt     *time.Time `json:"used_at"`
+	RemoteAddr string     `gorm:"size:64" json:"remote_addr"`
+	CreatedAt  time.Time  `json:"created_at"`
 }
 
 // Command is one command line run in a session.
@@ -491,6 +509,6 @@ func AllModels() []any {
 		&Organization{}, &User{}, &UserGroup{}, &UserGroupMember{}, &Node{}, &Platform{}, &Asset{}, &AssetNode{},
 		&Account{}, &Zone{}, &Gateway{}, &AssetPermission{}, &PermUser{}, &PermGroup{}, &PermAsset{}, &PermNode{},
 		&CommandGroup{}, &CommandFilter{}, &LoginACL{}, &Setting{}, &AuthToken{}, &LoginLog{}, &OperationLog{},
-		&Session{}, &Command{}, &FileTransfer{}, &UserPublicKey{}, &HostKey{}, &Approval{},
+		&Session{}, &Command{}, &FileTransfer{}, &UserPublicKey{}, &HostKey{}, &Approval{}, &ConnectToken{},
 	}
 }

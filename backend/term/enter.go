@@ -77,12 +77,15 @@ func (r *relay) enter(ctx context.Context, enter []byte) bool {
 	case store.FilterDeny:
 		r.logCommand(text, v, VerdictDenied)
 		r.abandonLine(ctx)
-		r.notify(Message(r.cfg.Lang, MsgDenied, v.FilterName, text))
+		msg := Message(r.cfg.Lang, MsgDenied, v.FilterName, text)
+		r.notify(msg)
+		r.event(VerdictDenied, text, v.FilterName, msg)
 		return false
 	case store.FilterConfirm:
 		return r.confirm(ctx, enter, text, v)
 	case store.FilterWarn:
 		r.logCommand(text, v, VerdictWarned)
+		r.event(VerdictWarned, text, v.FilterName, "")
 	default:
 		r.logCommand(text, v, VerdictAllowed)
 	}
@@ -99,7 +102,9 @@ func (r *relay) confirm(ctx context.Context, enter []byte, cmd string, v cmdfilt
 		r.notify(Message(r.cfg.Lang, MsgApprovalUnavailable, cmd))
 		return false
 	}
-	r.notify(Message(r.cfg.Lang, MsgAwaitApproval, v.FilterName, r.cfg.ConfirmTimeout))
+	msg := Message(r.cfg.Lang, MsgAwaitApproval, v.FilterName, r.cfg.ConfirmTimeout)
+	r.notify(msg)
+	r.event(EventAwaitingApproval, cmd, v.FilterName, msg)
 	r.waiting.Store(true)
 	approved, by, err := r.cfg.Approvals.RequestApproval(ctx, r.live, cmd, v, r.cfg.ConfirmTimeout)
 	r.waiting.Store(false)
@@ -111,20 +116,26 @@ func (r *relay) confirm(ctx context.Context, enter []byte, cmd string, v cmdfilt
 	switch {
 	case approved:
 		r.logCommand(cmd, v, VerdictApproved)
-		r.notify(Message(r.cfg.Lang, MsgApproved, by))
+		msg := Message(r.cfg.Lang, MsgApproved, by)
+		r.notify(msg)
+		r.event(VerdictApproved, cmd, v.FilterName, msg)
 		r.sendEnter(enter)
 		return true
 	case err == nil:
 		r.logCommand(cmd, v, VerdictRejected)
 		r.abandonLine(ctx)
-		r.notify(Message(r.cfg.Lang, MsgRejected, by, cmd))
+		msg := Message(r.cfg.Lang, MsgRejected, by, cmd)
+		r.notify(msg)
+		r.event(VerdictRejected, cmd, v.FilterName, msg)
 	default:
 		if !errors.Is(err, session.ErrApprovalExpired) {
 			r.log.Warn("approval request failed", "err", err)
 		}
 		r.logCommand(cmd, v, VerdictExpired)
 		r.abandonLine(ctx)
-		r.notify(Message(r.cfg.Lang, MsgApprovalExpired, cmd))
+		msg := Message(r.cfg.Lang, MsgApprovalExpired, cmd)
+		r.notify(msg)
+		r.event(VerdictExpired, cmd, v.FilterName, msg)
 	}
 	return false
 }

@@ -120,6 +120,11 @@ type Config struct {
 	// matched a warn, confirm or deny rule, after it was logged, so that the
 	// caller can alert administrators and audit it.
 	Notify func(c store.Command, v cmdfilter.Verdict)
+	// Events, when set, is told of what the user should see in a status line
+	// besides the terminal (a web terminal's tab): a command denied, waiting
+	// for approval, approved, rejected, expired or warned. It is called on the
+	// relay's goroutines and must not block.
+	Events func(Event)
 
 	Lang  string           // "en" or "zh-CN" for the messages the user sees
 	Log   *slog.Logger     // nil: discard
@@ -188,6 +193,24 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	go r.userPump(rctx)
 	reason, notice, runErr := r.loop(rctx)
 	return r.finish(ctx, cancel, reason, notice, runErr)
+}
+
+// Event is a change of a command's fate, for Config.Events.
+type Event struct {
+	Kind    string `json:"kind"`    // a Verdict* value, or "awaiting_approval"
+	Command string `json:"command"` // the command line, cut to maxLoggedCommand
+	Rule    string `json:"rule"`    // the filter that decided, if any
+	Message string `json:"message"` // what the terminal was told, in the session's language
+}
+
+// EventAwaitingApproval is the Event kind of a command held for an approver.
+const EventAwaitingApproval = "awaiting_approval"
+
+// event tells Config.Events.
+func (r *relay) event(kind, cmd, rule, msg string) {
+	if r.cfg.Events != nil {
+		r.cfg.Events(Event{Kind: kind, Command: cutUTF8(cmd, maxLoggedCommand), Rule: rule, Message: msg})
+	}
 }
 
 // relay is the state of one Run.

@@ -80,6 +80,19 @@ export class ApiClient {
     return `${ep.baseUrl}${API_PREFIX}${path}${buildQuery(query)}`
   }
 
+  /**
+   * socketUrl returns the ws:// or wss:// URL of a backend WebSocket path
+   * (not under /api/v1), with the desktop's launch token in the query (a
+   * WebSocket cannot carry headers).
+   */
+  async socketUrl(path: string, query?: Query): Promise<string> {
+    const ep = await this.endpoint()
+    const base = ep.baseUrl || globalThis.location?.origin || ''
+    const q: Query = { ...(query ?? {}) }
+    if (ep.launchToken) q['launch_token'] = ep.launchToken
+    return `${base.replace(/^http/, 'ws')}${path}${buildQuery(q)}`
+  }
+
   /** headers returns the headers every call carries. */
   async headers(opts: Pick<RequestOptions, 'token' | 'anonymous'> = {}): Promise<Record<string, string>> {
     const ep = await this.endpoint()

@@ -7,11 +7,13 @@ import { ApiClient, type ClientOptions } from './client'
 import { storageCredentials } from './credentials'
 import { cachedEndpoint, resolveEndpoint } from './host'
 import { meApi } from './me'
+import { terminalApi } from './terminal'
 
 export { ApiClient } from './client'
 export { ApiError, isApiError } from './errors'
 export type * from './types'
 export type * from './admin'
+export type * from './terminal'
 export type { Resource } from './resource'
 export { listAll } from './resource'
 
@@ -23,6 +25,7 @@ export function createApi(client: ApiClient) {
     me: meApi(client),
     admin: adminApi(client),
     audit: auditApi(client),
+    terminal: terminalApi(client),
   }
 }
 

@@ -33,6 +33,12 @@ const routes: RouteRecordRaw[] = [
         meta: { title: 'menu.myAssets' },
       },
       {
+        path: 'my/terminals',
+        name: 'workspace',
+        component: () => import('@/views/WorkspaceView.vue'),
+        meta: { title: 'menu.workspace' },
+      },
+      {
         path: 'profile',
         name: 'profile',
         component: () => import('@/views/ProfileView.vue'),

@@ -113,6 +113,7 @@ export default {
   },
   menu: {
     myAssets: 'My assets',
+    workspace: 'Terminals',
     admin: 'Administration',
     users: 'Users',
     groups: 'Groups',
@@ -156,6 +157,30 @@ export default {
     forward: 'Port forwarding',
     agent: 'Agent forwarding',
     x11: 'X11 forwarding',
+  },
+  terminal: {
+    connect: 'Connect',
+    none: 'No terminal open. Open one from My assets.',
+    reconnect: 'Reconnect',
+    dropped: 'connection lost',
+    exited: 'session ended (exit status {code})',
+    copyDenied: 'Copying is not permitted on this asset.',
+    pasteDenied: 'Pasting is not permitted on this asset.',
+    state: {
+      connecting: 'Connecting…',
+      connected: 'Connected',
+      ended: 'Ended',
+      dropped: 'Disconnected',
+      failed: 'Could not connect',
+    },
+    event: {
+      denied: 'Command denied by rule “{rule}”',
+      awaiting_approval: 'Waiting for approval (rule “{rule}”)',
+      approved: 'Command approved',
+      rejected: 'Command rejected by an approver',
+      expired: 'Approval timed out: command not run',
+      warned: 'Command flagged by rule “{rule}”',
+    },
   },
   myAssets: {
     nodes: 'Folders',

@@ -114,6 +114,7 @@ const zhCN: typeof en = {
   },
   menu: {
     myAssets: '我的资产',
+    workspace: '终端',
     admin: '管理',
     users: '用户',
     groups: '用户组',
@@ -157,6 +158,30 @@ const zhCN: typeof en = {
     forward: '端口转发',
     agent: '代理转发',
     x11: 'X11 转发',
+  },
+  terminal: {
+    connect: '连接',
+    none: '没有打开的终端。请从“我的资产”打开。',
+    reconnect: '重新连接',
+    dropped: '连接已断开',
+    exited: '会话已结束（退出码 {code}）',
+    copyDenied: '此资产不允许复制。',
+    pasteDenied: '此资产不允许粘贴。',
+    state: {
+      connecting: '正在连接…',
+      connected: '已连接',
+      ended: '已结束',
+      dropped: '已断开',
+      failed: '无法连接',
+    },
+    event: {
+      denied: '命令被规则“{rule}”拒绝',
+      awaiting_approval: '等待审批（规则“{rule}”）',
+      approved: '命令已批准',
+      rejected: '命令被审批人拒绝',
+      expired: '审批超时：命令未执行',
+      warned: '命令被规则“{rule}”标记',
+    },
   },
   myAssets: {
     nodes: '资产目录',
