@@ -24,11 +24,26 @@ import (
 // same ratio). Terminal text compresses about 3:1 at BestSpeed. Random bytes more than
 // double when escaped (U+FFFD, \u00XX) and BestSpeed would leave them slightly larger
 // than the output itself; level 4 keeps them under it for about 25% more CPU, so a
-// recording switches to it while its output looks binary.
+// recording switches to it while its output looks binary. Text that does not
+// compress (base64, a listing of hashes) makes the fast levels store it as it is,
+// which with the escaping is slightly larger than the output itself; Huffman coding
+// alone takes it to about 0.77, so a recording whose text does not shrink switches to
+// it for a while (modeDense), then tries the fast level again.
 const (
 	levelText   = flate.BestSpeed
 	levelBinary = 4
+	levelDense  = flate.HuffmanOnly
 )
+
+// Compression modes of a deflate segment.
+const (
+	modeText = iota
+	modeBinary
+	modeDense
+	modes
+)
+
+var modeLevels = [modes]int{levelText, levelBinary, levelDense}
 
 // Pools of write buffers and compressors shared by all recordings of the process. A
 // compressor costs about 800 KiB; a recording holds one only while it has something
@@ -36,9 +51,10 @@ const (
 // encoding/json or fmt.
 var (
 	bufPool   = sync.Pool{New: func() any { return bufio.NewWriterSize(io.Discard, bufSize) }}
-	flatePool = [2]sync.Pool{
+	flatePool = [modes]sync.Pool{
 		{New: func() any { return newFlate(levelText) }},
 		{New: func() any { return newFlate(levelBinary) }},
+		{New: func() any { return newFlate(levelDense) }},
 	}
 )
 
@@ -50,24 +66,17 @@ func newFlate(level int) *flate.Writer {
 	return z
 }
 
-func poolIndex(binary bool) int {
-	if binary {
-		return 1
-	}
-	return 0
-}
-
-// getFlate takes a compressor for the level from its pool, writing to dst.
-func getFlate(binary bool, dst io.Writer) *flate.Writer {
-	z := flatePool[poolIndex(binary)].Get().(*flate.Writer)
+// getFlate takes a compressor for the mode from its pool, writing to dst.
+func getFlate(mode int, dst io.Writer) *flate.Writer {
+	z := flatePool[mode].Get().(*flate.Writer)
 	z.Reset(dst)
 	return z
 }
 
 // putFlate gives a compressor back, holding no reference to the file.
-func putFlate(binary bool, z *flate.Writer) {
+func putFlate(mode int, z *flate.Writer) {
 	z.Reset(io.Discard)
-	flatePool[poolIndex(binary)].Put(z)
+	flatePool[mode].Put(z)
 }
 
 // gzipHeader returns the 10-byte header of a gzip member (RFC 1952): deflate, no flags,

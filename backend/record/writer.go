@@ -104,8 +104,11 @@ type CastWriter struct {
 	iomu     sync.Mutex    // held by whoever writes the file (writer goroutine or Close); guards below
 	bw       *bufio.Writer // write buffer, held while there is something to write
 	fw       *flate.Writer // compressor of the current deflate segment (Gzip), held likewise
-	fwBinary bool          // fw compresses at levelBinary
-	binary   bool          // recent output looks binary: the next segment uses levelBinary
+	fwMode   int           // the mode fw compresses in (modeText, modeBinary, modeDense)
+	mode     int           // the mode of the next segment, from what recent output was like
+	probeIn  int64         // text bytes compressed since the last mode decision (Gzip)
+	probeOut int64         // compressed bytes (file and buffer) at the last mode decision
+	denseIn  int64         // text bytes compressed in modeDense since it was chosen
 	crc      uint32        // CRC-32 of the text so far (gzip trailer)
 	isize    uint32        // and its length, mod 2^32
 	statRaw  int           // output bytes escaped since the last level decision
@@ -525,14 +528,14 @@ func (w *CastWriter) begin() {
 		w.bw.Reset(w.file)
 	}
 	if w.enc == Gzip && w.fw == nil {
-		w.fw, w.fwBinary = getFlate(w.binary, w.bw), w.binary
+		w.fw, w.fwMode = getFlate(w.mode, w.bw), w.mode
 	}
 }
 
 // release gives the buffer and the compressor back to their pools without writing.
 func (w *CastWriter) release() {
 	if w.fw != nil {
-		putFlate(w.fwBinary, w.fw)
+		putFlate(w.fwMode, w.fw)
 		w.fw = nil
 	}
 	if w.bw != nil {
@@ -552,6 +555,7 @@ func (w *CastWriter) write(p []byte) error {
 	}
 	w.crc = crc32.Update(w.crc, crc32.IEEETable, p)
 	w.isize += uint32(len(p))
+	w.probeIn += int64(len(p))
 	_, err := w.fw.Write(p)
 	return err
 }
@@ -559,25 +563,58 @@ func (w *CastWriter) write(p []byte) error {
 // setLevel ends the deflate segment and starts one at the other level when the output
 // changed character (text or binary); iomu held, segment open.
 func (w *CastWriter) setLevel() error {
-	if w.fw == nil || w.fwBinary == w.binary {
+	if w.fw == nil || w.fwMode == w.mode {
 		return nil
 	}
 	if err := w.fw.Flush(); err != nil {
 		return err
 	}
-	putFlate(w.fwBinary, w.fw)
-	w.fw, w.fwBinary = getFlate(w.binary, w.bw), w.binary
+	putFlate(w.fwMode, w.fw)
+	w.fw, w.fwMode = getFlate(w.mode, w.bw), w.mode
 	return nil
 }
 
-// noteLevel decides, from what the last batches became once escaped, whether the
-// output looks binary: random bytes more than double (U+FFFD, \u00XX), text barely grows.
+// Thresholds of the mode decision (see compress.go).
+const (
+	probeWindow = 1 << 20 // text compressed before its ratio is judged
+	denseRatio  = 0.9     // a text segment compressing worse than this goes to modeDense
+	denseSpan   = 8 << 20 // text compressed in modeDense before the fast level is tried again
+)
+
+// noteLevel decides the mode of the next segment: binary when what the last batches
+// became once escaped looks like random bytes (they more than double: U+FFFD,
+// \u00XX; text barely grows), else dense when the text compressed at levelText did
+// not shrink, for denseSpan, and text again after that.
 func (w *CastWriter) noteLevel() {
-	if w.statRaw < 4096 {
+	if w.statRaw >= 4096 {
+		binary := w.statEsc*10 >= w.statRaw*16
+		w.statRaw, w.statEsc = 0, 0
+		switch {
+		case binary:
+			w.mode = modeBinary
+		case w.mode == modeBinary:
+			w.mode = modeText
+		}
+	}
+	if w.fw == nil || w.bw == nil || w.mode == modeBinary || w.fwMode != w.mode {
 		return
 	}
-	w.binary = w.statEsc*10 >= w.statRaw*16
-	w.statRaw, w.statEsc = 0, 0
+	out := w.size.Load() + int64(w.bw.Buffered())
+	switch w.mode {
+	case modeText:
+		if w.probeIn < probeWindow {
+			return
+		}
+		if float64(out-w.probeOut) > denseRatio*float64(w.probeIn) {
+			w.mode, w.denseIn = modeDense, 0
+		}
+	case modeDense:
+		w.denseIn += w.probeIn
+		if w.denseIn >= denseSpan {
+			w.mode = modeText
+		}
+	}
+	w.probeIn, w.probeOut = 0, out
 }
 
 // writeLine hands the line buffer to the sink when it is big, or always when force.

@@ -2,6 +2,7 @@ package record_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -578,4 +579,66 @@ type slowWriter struct {
 func (s *slowWriter) Write(p []byte) (int, error) {
 	time.Sleep(s.delay)
 	return s.buf.Write(p)
+}
+
+// Text that does not compress (base64) must not make the recording larger than
+// the output (the fast level stores it, and escaping adds to it): the writer
+// switches to Huffman coding for it. Compressible text keeps its ratio, and both
+// read back exactly.
+func TestRecordingNoLargerThanOutput(t *testing.T) {
+	rng := rand.New(rand.NewChaCha8([32]byte{'b', '6', '4'}))
+	base64Lines := func(n int) []byte {
+		out := make([]byte, 0, n+80)
+		raw := make([]byte, 57)
+		line := make([]byte, 77)
+		line[76] = '\n'
+		for len(out) < n {
+			for i := range raw {
+				raw[i] = byte(rng.Uint32())
+			}
+			base64.StdEncoding.Encode(line[:76], raw)
+			out = append(out, line...)
+		}
+		return out
+	}
+	logLines := func(n int) []byte {
+		var out []byte
+		for len(out) < n {
+			out = fmt.Appendf(out, "2026-11-27T%02d:%02d:%02d.%03dZ \x1b[32mINFO\x1b[0m request id=%x path=/api/v1/assets/%d status=%d dur=%dms\n",
+				rng.IntN(24), rng.IntN(60), rng.IntN(60), rng.IntN(1000), rng.Uint32(), rng.IntN(50), 200+rng.IntN(4)*100, rng.IntN(900))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name     string
+		data     []byte
+		maxRatio float64
+	}{
+		{"base64", base64Lines(24 << 20), 0.95},
+		{"log", logLines(24 << 20), 0.3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var dst bytes.Buffer
+			w, err := record.NewCastWriter(&dst, record.Gzip, record.Header{Width: 80, Height: 24}, record.CastOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for p := tc.data; len(p) > 0; {
+				n := min(len(p), 32<<10)
+				w.Output(p[:n])
+				p = p[n:]
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			ratio := float64(dst.Len()) / float64(len(tc.data))
+			if ratio > tc.maxRatio {
+				t.Errorf("recording is %.3f of the output, want at most %.2f", ratio, tc.maxRatio)
+			}
+			_, evs := readAll(t, dst.Bytes())
+			if got := outputText(evs); got != string(tc.data) {
+				t.Errorf("read back %d bytes, want the %d written", len(got), len(tc.data))
+			}
+		})
+	}
 }
