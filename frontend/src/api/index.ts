@@ -7,6 +7,7 @@ import { ApiClient, type ClientOptions } from './client'
 import { storageCredentials } from './credentials'
 import { cachedEndpoint, resolveEndpoint } from './host'
 import { meApi } from './me'
+import { liveApi } from './live'
 import { terminalApi } from './terminal'
 
 export { ApiClient } from './client'
@@ -14,6 +15,7 @@ export { ApiError, isApiError } from './errors'
 export type * from './types'
 export type * from './admin'
 export type * from './terminal'
+export type * from './live'
 export type { Resource } from './resource'
 export { listAll } from './resource'
 
@@ -26,6 +28,7 @@ export function createApi(client: ApiClient) {
     admin: adminApi(client),
     audit: auditApi(client),
     terminal: terminalApi(client),
+    live: liveApi(client),
   }
 }
 

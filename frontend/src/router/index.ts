@@ -117,6 +117,18 @@ const routes: RouteRecordRaw[] = [
         meta: { title: 'menu.operationLogs', access: 'audit' },
       },
       {
+        path: 'audit/live',
+        name: 'live',
+        component: () => import('@/views/live/LiveSessionsView.vue'),
+        meta: { title: 'menu.live', access: 'audit' },
+      },
+      {
+        path: 'audit/approvals',
+        name: 'approvals',
+        component: () => import('@/views/live/ApprovalsView.vue'),
+        meta: { title: 'menu.approvals', access: 'audit' },
+      },
+      {
         path: 'audit/sessions',
         name: 'sessions',
         component: () => import('@/views/audit/SessionsView.vue'),
