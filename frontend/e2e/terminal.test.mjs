@@ -1,0 +1,283 @@
+// End-to-end: the web terminal. Debian's Chromium (playwright-core) against a
+// real portcullisd and a real OpenSSH sshd on loopback.
+//
+// Set up through the API: alice may reach web-e2e (the sshd) with a key account,
+// a deny rule guards a canary command, and a second organization has its own
+// admin. Then, in browsers: alice opens a terminal tab from My assets and runs a
+// command; the canary command is denied on screen and never runs; the admin
+// watches her session live and kills it with a reason, which her tab shows; the
+// other organization's admin sees no session and cannot open a terminal to it.
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import { Actor, artifactsDir, launchBrowser } from './lib/browser.mjs'
+import { startServer } from './lib/server.mjs'
+import { startSshd } from './lib/sshd.mjs'
+import { inApp, openMenu, row, submitPassword, visible, waitUntil } from './lib/ui.mjs'
+
+const PASSWORD = { admin: 'Adm1n-Term-Passw0rd', alice: 'Wonder-Term-Passw0rd1', carol: 'Tenant-Term-Passw0rd1' }
+const CANARY = `/tmp/pc-e2e-canary-${randomBytes(5).toString('hex')}`
+const KILL_REASON = 'e2e: end of shift'
+
+let server
+let sshd
+let browser
+const actors = new Map()
+const facts = {}
+const state = { failed: null }
+
+async function api(method, p, token, body, headers = {}) {
+  const res = await fetch(`${server.url}/api/v1${p}`, {
+    method,
+    headers: {
+      ...(token ? { Authorization: `Bearer ${token}` } : {}),
+      ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+      ...headers,
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
+  const text = await res.text()
+  let json = null
+  try {
+    json = text ? JSON.parse(text) : null
+  } catch {
+    // not JSON
+  }
+  return { status: res.status, json, text }
+}
+
+async function must(method, p, token, body, want, headers) {
+  const r = await api(method, p, token, body, headers)
+  assert.equal(r.status, want, `${method} ${p}: ${r.text}`)
+  return r.json
+}
+
+/** login answers a session token, changing a forced password on the way. */
+async function login(username, password, newPassword) {
+  let r = await must('POST', '/auth/login', null, { username, password }, 200)
+  if (r.status === 'password_change_required') {
+    r = await must('POST', '/auth/password', r.token, { new_password: newPassword }, 200)
+  }
+  assert.equal(r.status, 'ok', `login ${username}: ${JSON.stringify(r)}`)
+  return r.token
+}
+
+async function actor(name) {
+  if (!actors.has(name)) actors.set(name, await Actor.open(browser, name, server.url))
+  return actors.get(name)
+}
+
+function step(name, fn, { timeout = 45_000 } = {}) {
+  test(name, { timeout: timeout + 10_000 }, async (t) => {
+    if (state.failed) {
+      t.skip(`skipped: "${state.failed}" failed`)
+      return
+    }
+    let timer
+    try {
+      await Promise.race([
+        fn(t),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`step timed out after ${timeout} ms`)), timeout)
+        }),
+      ])
+      for (const a of actors.values())
+        assert.deepEqual(a.pageErrors, [], `uncaught exceptions in the page of ${a.name}`)
+    } catch (err) {
+      state.failed = name
+      const lines = [`\n=== e2e step failed: ${name}`, String(err?.stack || err)]
+      for (const a of actors.values()) {
+        const r = await a.report(`FAILED-terminal-${name.replace(/[^a-z0-9]+/gi, '-').slice(0, 50)}`).catch(() => null)
+        if (r) lines.push(`--- ${a.name} at ${r.url}`, ...r.files.map((f) => `saved ${f}`), ...r.consoleErrors)
+      }
+      lines.push('--- portcullisd log ---', server?.log() ?? '(no server)')
+      process.stderr.write(lines.join('\n') + '\n')
+      throw err
+    } finally {
+      clearTimeout(timer)
+    }
+  })
+}
+
+/** screenText is what the xterm of a tab or a watch drawer shows. */
+const screenText = (page, testid) => page.getByTestId(testid).locator('.xterm-rows').innerText()
+
+async function screenShows(page, testid, text, timeout = 15_000) {
+  await waitUntil(async () => (await screenText(page, testid)).includes(text), {
+    timeout,
+    message: `"${text}" on ${testid}`,
+  })
+}
+
+/** typeLine types a command line into the focused terminal and presses Enter. */
+async function typeLine(page, line) {
+  await page.getByTestId('terminal-screen').click()
+  await page.keyboard.type(line, { delay: 10 })
+  await page.keyboard.press('Enter')
+}
+
+describe('the web terminal', () => {
+  before(async () => {
+    sshd = await startSshd()
+    server = await startServer()
+    browser = await launchBrowser()
+
+    const admin = await login('admin', server.adminPassword, PASSWORD.admin)
+    facts.admin = admin
+    const alice = await must(
+      'POST',
+      '/users',
+      admin,
+      { username: 'alice', password: PASSWORD.alice, must_change_password: false },
+      201,
+    )
+    const asset = await must(
+      'POST',
+      '/assets',
+      admin,
+      { name: 'web-e2e', address: '127.0.0.1', platform_id: 1, protocols: [{ name: 'ssh', port: sshd.port }] },
+      201,
+    )
+    facts.assetId = asset.id
+    await must(
+      'POST',
+      '/accounts',
+      admin,
+      { asset_id: asset.id, name: 'deploy', username: sshd.user, secret_type: 'ssh_key', secret: sshd.privateKey },
+      201,
+    )
+    await must(
+      'POST',
+      '/permissions',
+      admin,
+      {
+        name: 'alice web-e2e',
+        user_ids: [alice.id],
+        asset_ids: [asset.id],
+        accounts: ['deploy'],
+        protocols: ['ssh'],
+        actions: ['connect', 'copy', 'paste'],
+      },
+      201,
+    )
+    const group = await must(
+      'POST',
+      '/command-groups',
+      admin,
+      { name: 'canary', kind: 'command', content: `touch ${CANARY}` },
+      201,
+    )
+    await must(
+      'POST',
+      '/command-filters',
+      admin,
+      { name: 'deny canary', priority: 5, action: 'deny', group_ids: [group.id], is_active: true },
+      201,
+    )
+    // A second organization with its own admin, carol.
+    const org = await must('POST', '/orgs', admin, { name: 'Globex' }, 201)
+    await must(
+      'POST',
+      '/users',
+      admin,
+      { username: 'carol', password: PASSWORD.carol, must_change_password: false, org_role: 'org_admin' },
+      201,
+      { 'X-Portcullis-Org': String(org.id) },
+    )
+  })
+
+  after(async () => {
+    for (const a of actors.values()) await a.close()
+    await browser?.close().catch(() => undefined)
+    const log = server?.log() ?? ''
+    await server?.stop()
+    await sshd?.stop()
+    await writeFile(path.join(artifactsDir, 'server-terminal.log'), log + '\n').catch(() => undefined)
+  })
+
+  step('alice: opens a terminal from My assets and runs a command', async () => {
+    const a = await actor('alice')
+    await a.goto('/login')
+    await submitPassword(a.page, 'alice', PASSWORD.alice)
+    await inApp(a.page)
+    await visible(row(a.page, 'my-assets', 'web-e2e'))
+    await row(a.page, 'my-assets', 'web-e2e').getByTestId('my-assets-connect').click()
+    await visible(a.page.getByTestId('workspace-tabs'))
+    await waitUntil(
+      async () => (await a.page.getByTestId('terminal-pane').getAttribute('data-state')) === 'connected',
+      {
+        message: 'the terminal to connect',
+        timeout: 15_000,
+      },
+    )
+    await screenShows(a.page, 'terminal-screen', '$')
+    await typeLine(a.page, 'echo e2e-$((6*7))')
+    await screenShows(a.page, 'terminal-screen', 'e2e-42')
+    await a.shot('terminal-tab')
+  })
+
+  step('alice: the canary command is denied on screen and never runs', async () => {
+    const a = await actor('alice')
+    await typeLine(a.page, `touch ${CANARY}`)
+    const ev = await visible(a.page.getByTestId('terminal-event'))
+    assert.equal(await ev.getAttribute('data-kind'), 'denied')
+    assert.match(await ev.innerText(), /deny canary/)
+    await screenShows(a.page, 'terminal-screen', 'deny canary')
+    await typeLine(a.page, 'echo still-here')
+    await screenShows(a.page, 'terminal-screen', 'still-here')
+    assert.equal(existsSync(CANARY), false, 'the denied command ran on the target')
+    const cmds = await must('GET', '/commands?page_size=50', facts.admin, undefined, 200)
+    const inputs = cmds.items.map((c) => `${c.input} => ${c.verdict}`)
+    assert.ok(inputs.includes(`touch ${CANARY} => denied`), `command log: ${inputs.join(', ')}`)
+    assert.ok(inputs.includes('echo e2e-$((6*7)) => allowed'), `command log: ${inputs.join(', ')}`)
+  })
+
+  step('admin: watches the session live, then kills it; alice sees why', async () => {
+    const adm = await actor('admin')
+    await adm.goto('/login')
+    await submitPassword(adm.page, 'admin', PASSWORD.admin)
+    await inApp(adm.page)
+    await openMenu(adm.page, 'live', /Live sessions/)
+    const r = row(adm.page, 'live', 'alice@web-e2e')
+    await visible(r)
+    await r.getByTestId('live-watch').click()
+    await visible(adm.page.getByTestId('watch-pane'))
+    const a = await actor('alice')
+    await typeLine(a.page, 'echo watched-$((7*6))')
+    await screenShows(adm.page, 'watch-screen', 'watched-42')
+    await adm.shot('terminal-watch')
+    await adm.page.keyboard.press('Escape')
+    await r.getByTestId('live-kill').click()
+    await adm.page.getByTestId('live-kill-reason').fill(KILL_REASON)
+    await adm.page.getByRole('button', { name: 'Kill' }).last().click()
+    await screenShows(a.page, 'terminal-screen', KILL_REASON)
+    await waitUntil(
+      async () => (await a.page.getByTestId('terminal-pane').getAttribute('data-state')) !== 'connected',
+      {
+        message: "alice's tab to leave the connected state",
+      },
+    )
+    await a.shot('terminal-killed')
+    const sessions = await must('GET', '/sessions?page_size=10', facts.admin, undefined, 200)
+    const s = sessions.items.find((x) => x.username === 'alice')
+    assert.ok(s && s.via === 'web' && s.ended_at && s.end_reason.includes(KILL_REASON), JSON.stringify(s))
+  })
+
+  step('carol (Globex admin): sees no session of web-e2e and cannot open a terminal to it', async () => {
+    const c = await actor('carol')
+    await c.goto('/login')
+    await submitPassword(c.page, 'carol', PASSWORD.carol)
+    await inApp(c.page)
+    await openMenu(c.page, 'sessions', /Sessions/)
+    const carol = await login('carol', PASSWORD.carol)
+    const live = await must('GET', '/live-sessions', carol, undefined, 200)
+    assert.equal(live.total, 0)
+    const past = await must('GET', '/sessions', carol, undefined, 200)
+    assert.equal(past.total, 0, JSON.stringify(past.items))
+    const r = await api('POST', '/terminal/tokens', carol, { asset_id: facts.assetId })
+    assert.equal(r.status, 404, r.text)
+  })
+})
