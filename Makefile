@@ -3,7 +3,7 @@
 #
 #   make setup      apt packages, frontend npm modules, Go tools (./bin)
 #   make build      frontend + bin/portcullisd + bin/portcullis-desktop
-#   make serve      run portcullisd on http://127.0.0.1:8080 with data in ./.data
+#   make serve      run portcullisd on https://127.0.0.1:8080 with data in ./.data
 #   make run        setup + build, then the desktop app (with a display) or portcullisd
 #   make lint       gofmt, go vet, staticcheck (plain and with the desktop tags)
 #   make test       setup, services, frontend, lint, Go + frontend tests, e2e, desktop smoke

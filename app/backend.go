@@ -60,7 +60,8 @@ func localConfig(dataDir, token string) config.Config {
 	cfg := config.Default()
 	cfg.DataDir = dataDir
 	cfg.HTTPAddr = "127.0.0.1:0"
-	cfg.SSHAddr = "" // disabled: the Local profile reaches targets through the UI only
+	cfg.SSHAddr = ""        // disabled: the Local profile reaches targets through the UI only
+	cfg.TLS = config.TLSOff // loopback only, guarded by the launch token
 	cfg.LaunchToken = token
 	cfg.AllowedOrigins = []string{wailsOrigin}
 	return cfg

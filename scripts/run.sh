@@ -17,7 +17,9 @@ serve() {
 	mkdir -p "$data_dir"
 	cat <<-MSG
 		Portcullis server (portcullisd)
-		  URL:          http://$http_addr/
+		  URL:          https://$http_addr/  (a self-signed certificate made on the first start;
+		                portcullisd prints its SHA-256 fingerprint below: compare it with what the
+		                browser shows before you accept it)
 		  Data dir:     $data_dir
 		  First login:  on the very first start portcullisd creates the admin account with a
 		                one-time password for the user "admin", written to

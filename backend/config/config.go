@@ -42,6 +42,15 @@ type Config struct {
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	// MaxBodyBytes bounds JSON request bodies.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// TLS is how the HTTP listener speaks: "auto" (the default of portcullisd:
+	// HTTPS with TLSCert/TLSKey when both are set, else with a self-signed
+	// certificate generated on the first start in <data dir>/tls and kept),
+	// or "off" (plain HTTP: behind a TLS-terminating proxy, or the desktop's
+	// loopback backend). The zero value is off.
+	TLS string `yaml:"tls"`
+	// TLSCert and TLSKey are PEM files of a configured certificate and key.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
 
 	// LaunchToken, when set, must accompany every request
 	// (X-Portcullis-Launch header): the desktop's embedded backend uses a
@@ -59,8 +68,15 @@ func Default() Config {
 		LogLevel:     "info",
 		LogFormat:    "text",
 		MaxBodyBytes: 1 << 20,
+		TLS:          TLSAuto,
 	}
 }
+
+// TLS modes of the HTTP listener.
+const (
+	TLSAuto = "auto"
+	TLSOff  = "off"
+)
 
 // CheckAndSetDefaults fills zero values with defaults and validates the rest.
 func (c *Config) CheckAndSetDefaults() error {
@@ -99,6 +115,17 @@ func (c *Config) CheckAndSetDefaults() error {
 	}
 	if c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 1<<30 {
 		return fmt.Errorf("%w: max_body_bytes must be between 1024 and 1 GiB", ErrInvalid)
+	}
+	switch c.TLS {
+	case "", TLSOff, TLSAuto:
+	default:
+		return fmt.Errorf("%w: tls %q must be auto or off", ErrInvalid, c.TLS)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("%w: tls_cert and tls_key go together", ErrInvalid)
+	}
+	if c.TLSCert != "" && c.TLS != TLSAuto {
+		return fmt.Errorf("%w: tls_cert and tls_key need tls: auto", ErrInvalid)
 	}
 	for _, o := range c.AllowedOrigins {
 		if !strings.Contains(o, "://") {
@@ -146,6 +173,9 @@ var envNames = []struct {
 	{"PORTCULLIS_LOG_FORMAT", func(c *Config, v string) { c.LogFormat = v }},
 	{"PORTCULLIS_ALLOWED_ORIGINS", func(c *Config, v string) { c.AllowedOrigins = splitList(v) }},
 	{"PORTCULLIS_TRUSTED_PROXIES", func(c *Config, v string) { c.TrustedProxies = splitList(v) }},
+	{"PORTCULLIS_TLS", func(c *Config, v string) { c.TLS = v }},
+	{"PORTCULLIS_TLS_CERT", func(c *Config, v string) { c.TLSCert = v }},
+	{"PORTCULLIS_TLS_KEY", func(c *Config, v string) { c.TLSKey = v }},
 }
 
 func splitList(v string) []string {
@@ -168,6 +198,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		file                                            = fs.String("config", getenv("PORTCULLIS_CONFIG"), "YAML configuration file")
 		dataDir, httpAddr, sshAddr, dsn, guacd, lvl, lf string
 		origins, proxies                                string
+		tlsMode, tlsCert, tlsKey                        string
 	)
 	fs.StringVar(&dataDir, "data-dir", "", "data directory (PORTCULLIS_DATA_DIR)")
 	fs.StringVar(&httpAddr, "http", "", "HTTP listen address (PORTCULLIS_HTTP)")
@@ -178,6 +209,9 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&lf, "log-format", "", "text or json (PORTCULLIS_LOG_FORMAT)")
 	fs.StringVar(&origins, "allowed-origins", "", "comma-separated extra origins (PORTCULLIS_ALLOWED_ORIGINS)")
 	fs.StringVar(&proxies, "trusted-proxies", "", "comma-separated proxy CIDRs (PORTCULLIS_TRUSTED_PROXIES)")
+	fs.StringVar(&tlsMode, "tls", "", "auto (HTTPS, self-signed unless a certificate is configured) or off (PORTCULLIS_TLS)")
+	fs.StringVar(&tlsCert, "tls-cert", "", "PEM certificate (chain) file (PORTCULLIS_TLS_CERT)")
+	fs.StringVar(&tlsKey, "tls-key", "", "PEM private key file (PORTCULLIS_TLS_KEY)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
@@ -209,6 +243,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	}{
 		{"data-dir", dataDir, &cfg.DataDir}, {"http", httpAddr, &cfg.HTTPAddr}, {"ssh", sshAddr, &cfg.SSHAddr},
 		{"dsn", dsn, &cfg.DSN}, {"guacd", guacd, &cfg.GuacdAddr}, {"log-level", lvl, &cfg.LogLevel}, {"log-format", lf, &cfg.LogFormat},
+		{"tls", tlsMode, &cfg.TLS}, {"tls-cert", tlsCert, &cfg.TLSCert}, {"tls-key", tlsKey, &cfg.TLSKey},
 	}
 	for _, a := range apply {
 		if set[a.name] {

@@ -43,8 +43,6 @@ const (
 	modes
 )
 
-var modeLevels = [modes]int{levelText, levelBinary, levelDense}
-
 // Pools of write buffers and compressors shared by all recordings of the process. A
 // compressor costs about 800 KiB; a recording holds one only while it has something
 // to write. The pools hold no configuration, only reusable buffers, like those of

@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -42,6 +43,8 @@ type Server struct {
 	auth     *auth.Service
 	sessions *session.Registry
 	gw       *sshgw.Server
+	tlsConf  *tls.Config // nil: plain HTTP
+	tlsInfo  *TLSInfo
 	dialer   *reach.Dialer
 	baseLog  *slog.Logger
 	initial  string
@@ -112,6 +115,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log.With("component", "server"), baseLog: log, store: st, auth: authSvc, sessions: sessions, initial: initial, ready: make(chan struct{})}
+	if s.tlsConf, s.tlsInfo, err = loadTLS(cfg); err != nil {
+		return nil, err
+	}
 	resolver := perm.New(st.DB, clock)
 	hk := hostkey.New(st.DB, aud, hostkey.NewMailAlarm(st.DB, sets, v, log, clock), log, clock)
 	s.dialer = reach.New(st.DB, v, hk, log)
@@ -147,6 +153,17 @@ func (s *Server) InitialAdminPassword() string { return s.initial }
 
 // Ready is closed once the server listens.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// TLS describes the HTTP listener's certificate; nil when TLS is off.
+func (s *Server) TLS() *TLSInfo { return s.tlsInfo }
+
+// Scheme is "https" or "http".
+func (s *Server) Scheme() string {
+	if s.tlsConf != nil {
+		return "https"
+	}
+	return "http"
+}
 
 // Addr is the HTTP listen address once listening.
 func (s *Server) Addr() string {
@@ -239,7 +256,11 @@ func (s *Server) serveHTTP(ctx context.Context, ln net.Listener) error {
 	s.addrMu.Lock()
 	s.addr = ln.Addr().String()
 	s.addrMu.Unlock()
-	s.log.Info("listening", "http", s.addr, "ssh", s.sshAddr)
+	if s.tlsConf != nil {
+		ln = tls.NewListener(ln, s.tlsConf)
+		s.log.Info("TLS", "certificate", s.tlsInfo.CertFile, "sha256", s.tlsInfo.Fingerprint, "self_signed", s.tlsInfo.SelfSigned)
+	}
+	s.log.Info("listening", "http", s.addr, "ssh", s.sshAddr, "scheme", s.Scheme())
 	close(s.ready)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()

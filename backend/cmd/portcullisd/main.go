@@ -94,7 +94,14 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 }
 
 func printWelcome(w io.Writer, cfg config.Config, srv *server.Server) {
-	fmt.Fprintf(w, "Portcullis is running.\n  Web UI and API: http://%s/\n", displayAddr(srv.Addr()))
+	fmt.Fprintf(w, "Portcullis is running.\n  Web UI and API: %s://%s/\n", srv.Scheme(), displayAddr(srv.Addr()))
+	if t := srv.TLS(); t != nil {
+		kind := "certificate"
+		if t.SelfSigned {
+			kind = "self-signed certificate (browsers warn once; the desktop app pins it)"
+		}
+		fmt.Fprintf(w, "  TLS:            %s %s\n                  SHA-256 %s\n", kind, t.CertFile, t.Fingerprint)
+	}
 	if a := srv.SSHAddr(); a != "" {
 		fmt.Fprintf(w, "  SSH gateway:    ssh -p %s USER@%s   (USER@ASSET@... to go straight to an asset)\n", portOf(a), hostOf(displayAddr(a)))
 	}

@@ -24,7 +24,8 @@ export async function startServer({ binary = defaultBinary(), timeoutMs = 20_000
   const dataDir = await mkdtemp(path.join(tmpdir(), 'portcullis-e2e-'))
   // The server reads PORTCULLIS_* from the environment: keep the caller's out of it.
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PORTCULLIS_')))
-  const args = ['serve', '--data-dir', dataDir, '--http', '127.0.0.1:0', '--ssh', '', '--log-level', 'debug']
+  // Plain HTTP on loopback: the browser tests test the UI; TLS has its own tests (backend/server).
+  const args = ['serve', '--data-dir', dataDir, '--http', '127.0.0.1:0', '--ssh', '', '--tls', 'off', '--log-level', 'debug']
   const child = spawn(binary, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
 
   const lines = []
