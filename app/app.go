@@ -66,6 +66,12 @@ type App struct {
 	logFile   io.Closer
 	backend   *embeddedBackend
 	statePath string
+	token     string // the per-launch secret of the embedded backend and the remote proxy
+	profiles  *profileStore
+
+	mu     sync.Mutex      // guards remote and ctx
+	remote *remoteProxy    // the current Remote profile's proxy, started on demand
+	ctx    context.Context // the Wails context, once the window exists
 
 	closeOnce sync.Once     // shutdown runs once
 	closing   chan struct{} // closed at shutdown: bound calls stop waiting
@@ -118,15 +124,30 @@ func New(cfg Config) (*App, error) {
 		logFile:   logFile,
 		statePath: filepath.Join(cfg.ConfigDir, "window.json"),
 		closing:   make(chan struct{}),
+		token:     token,
+	}
+	a.profiles, err = loadProfiles(filepath.Join(cfg.ConfigDir, "profiles.json"))
+	if err != nil {
+		a.log.Warn("profiles not loaded; starting with Local", "err", err)
 	}
 	a.backend = newEmbeddedBackend(localConfig(cfg.LocalDataDir, token), log, newRealServer)
 	a.backend.onReady = a.backendReady
 	return a, nil
 }
 
-// Backend tells the frontend where the backend is: for the Local profile, the embedded
-// backend's base URL and launch token. It waits until the backend is ready.
+// Backend tells the frontend where the backend of the current profile is:
+// for Local, the embedded backend's base URL and launch token (it waits until
+// the backend is ready); for a Remote profile, the loopback proxy that pins
+// the server's certificate, with the same launch token.
 func (a *App) Backend() (BackendInfo, error) {
+	p := a.profiles.current()
+	if p.Kind == "remote" {
+		proxy, err := a.remoteProxy(p)
+		if err != nil {
+			return BackendInfo{}, err
+		}
+		return BackendInfo{BaseURL: proxy.baseURL(), LaunchToken: a.token, Profile: p.Name, Kind: p.Kind}, nil
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
@@ -136,8 +157,109 @@ func (a *App) Backend() (BackendInfo, error) {
 		case <-ctx.Done():
 		}
 	}()
-	return a.backend.wait(ctx, backendReadyTimeout)
+	info, err := a.backend.wait(ctx, backendReadyTimeout)
+	info.Profile, info.Kind = p.Name, p.Kind
+	return info, err
 }
+
+// remoteProxy returns the proxy of a Remote profile, starting it when needed.
+func (a *App) remoteProxy(p Profile) (*remoteProxy, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.remote != nil && a.remote.target.String() == p.URL && a.remote.pin == p.Fingerprint {
+		return a.remote, nil
+	}
+	a.stopRemoteLocked()
+	u, err := normalizeURL(p.URL)
+	if err != nil {
+		return nil, err
+	}
+	proxy, err := startRemoteProxy(u, p.Fingerprint, a.token, wailsOrigin, a.log.With("profile", p.Name))
+	if err != nil {
+		return nil, err
+	}
+	a.remote = proxy
+	return proxy, nil
+}
+
+func (a *App) stopRemoteLocked() {
+	if a.remote == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	a.remote.close(ctx)
+	a.remote = nil
+}
+
+// Profiles lists the profiles (Local first) and names the current one.
+func (a *App) Profiles() Profiles { return a.profiles.list() }
+
+// ProbeRemote connects to a server URL (https://host[:port]) and answers its
+// certificate's fingerprint, for the user to compare with what portcullisd
+// printed before trusting it.
+func (a *App) ProbeRemote(url string) (RemoteProbe, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	return probeRemote(ctx, url)
+}
+
+// AddRemote adds a Remote profile pinning the certificate fingerprint the user
+// saw and accepted; it probes again and refuses when the server now presents
+// another certificate.
+func (a *App) AddRemote(name, url, fingerprint string) (Profile, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	probe, err := probeRemote(ctx, url)
+	if err != nil {
+		return Profile{}, err
+	}
+	if probe.Fingerprint != fingerprint {
+		a.log.Error("certificate changed between probe and trust", "url", probe.URL, "accepted", fingerprint, "presented", probe.Fingerprint)
+		return Profile{}, fmt.Errorf("%w since you checked it: accepted %s, presented %s", ErrCertificateChanged, fingerprint, probe.Fingerprint)
+	}
+	p, err := a.profiles.add(name, probe.URL, probe.Fingerprint)
+	if err == nil {
+		a.log.Info("remote profile added", "profile", p.Name, "url", p.URL, "sha256", p.Fingerprint)
+	}
+	return p, err
+}
+
+// SwitchProfile makes id the current profile; the window reloads afterwards
+// and asks Backend again.
+func (a *App) SwitchProfile(id string) (Profile, error) {
+	p, err := a.profiles.setCurrent(id)
+	if err != nil {
+		return Profile{}, err
+	}
+	a.mu.Lock()
+	if p.Kind != "remote" {
+		a.stopRemoteLocked()
+	}
+	ctx := a.ctx
+	a.mu.Unlock()
+	if ctx != nil {
+		runtime.WindowSetTitle(ctx, windowTitle(p))
+	}
+	a.log.Info("profile switched", "profile", p.Name, "kind", p.Kind)
+	return p, nil
+}
+
+// RemoveProfile deletes a Remote profile (the Local one stays).
+func (a *App) RemoveProfile(id string) error {
+	wasCurrent := a.profiles.current().ID == id
+	if err := a.profiles.remove(id); err != nil {
+		return err
+	}
+	if wasCurrent {
+		_, err := a.SwitchProfile(LocalProfileID)
+		return err
+	}
+	return nil
+}
+
+// windowTitle names the profile in the window's title.
+func windowTitle(p Profile) string { return "Portcullis — " + p.Name }
 
 // Options returns the Wails options of the main window, with a's lifecycle hooks wired in.
 // The caller binds the services (Bind) and runs.
@@ -151,7 +273,7 @@ func Options(a *App) *options.App {
 		start = options.Maximised
 	}
 	return &options.App{
-		Title:            "Portcullis — Local",
+		Title:            windowTitle(a.profiles.current()),
 		Width:            state.Width,
 		Height:           state.Height,
 		MinWidth:         minWidth,
@@ -178,7 +300,10 @@ func Options(a *App) *options.App {
 // startup runs when the window is created: it starts the embedded backend. Its context lives
 // until shutdown cancels it.
 func (a *App) startup(ctx context.Context) {
-	a.log.Info("desktop starting", "config_dir", a.cfg.ConfigDir, "data_dir", a.cfg.LocalDataDir)
+	a.log.Info("desktop starting", "config_dir", a.cfg.ConfigDir, "data_dir", a.cfg.LocalDataDir, "profile", a.profiles.current().Name)
+	a.mu.Lock()
+	a.ctx = ctx
+	a.mu.Unlock()
 	a.backend.start(ctx)
 }
 
@@ -223,6 +348,9 @@ func (a *App) shutdown(ctx context.Context) {
 		close(a.closing)
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), backendStopTimeout)
 		defer cancel()
+		a.mu.Lock()
+		a.stopRemoteLocked()
+		a.mu.Unlock()
 		if err := a.backend.stop(stopCtx); err != nil {
 			a.log.Error("embedded backend did not stop cleanly", "err", err)
 		}

@@ -34,6 +34,9 @@ type BackendInfo struct {
 	BaseURL string `json:"base_url"`
 	// LaunchToken must be sent as header X-Portcullis-Launch on every request to a Local backend.
 	LaunchToken string `json:"launch_token"`
+	// Profile and Kind name the profile the window works with ("local" or "remote").
+	Profile string `json:"profile,omitempty"`
+	Kind    string `json:"kind,omitempty"`
 }
 
 // localServer is what the desktop needs of a backend server; *server.Server provides it.

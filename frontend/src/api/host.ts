@@ -7,6 +7,31 @@
 export interface BackendInfo {
   base_url: string
   launch_token: string
+  profile?: string
+  kind?: 'local' | 'remote'
+}
+
+/** Profile is a backend the desktop window works with. */
+export interface Profile {
+  id: string
+  name: string
+  kind: 'local' | 'remote'
+  url?: string
+  fingerprint?: string
+}
+
+/** Profiles lists the desktop's profiles and names the current one. */
+export interface Profiles {
+  current: string
+  profiles: Profile[]
+}
+
+/** RemoteProbe is what the desktop learnt of a server before the user trusts it. */
+export interface RemoteProbe {
+  url: string
+  fingerprint: string
+  subject: string
+  not_after: string
 }
 
 /** DesktopBinding is the part of the Wails `App` binding the UI uses. */
@@ -14,9 +39,18 @@ export interface DesktopBinding {
   Backend: () => Promise<BackendInfo>
 }
 
+/** ProfileBinding is the desktop's profile management (Wails `App` binding). */
+export interface ProfileBinding {
+  Profiles: () => Promise<Profiles>
+  ProbeRemote: (url: string) => Promise<RemoteProbe>
+  AddRemote: (name: string, url: string, fingerprint: string) => Promise<Profile>
+  SwitchProfile: (id: string) => Promise<Profile>
+  RemoveProfile: (id: string) => Promise<void>
+}
+
 declare global {
   interface Window {
-    go?: { app?: { App?: Partial<DesktopBinding> } }
+    go?: { app?: { App?: Partial<DesktopBinding & ProfileBinding> } }
   }
 }
 
@@ -66,4 +100,13 @@ export function cachedEndpoint(resolve: () => Promise<Endpoint>): () => Promise<
     }
     return pending
   }
+}
+
+/** profileBinding returns the desktop's profile functions, or null in a browser. */
+export function profileBinding(w: Pick<Window, 'go'> | undefined = globalThis.window): ProfileBinding | null {
+  const app = w?.go?.app?.App
+  if (!app || typeof app.Profiles !== 'function') return null
+  const { Profiles, ProbeRemote, AddRemote, SwitchProfile, RemoveProfile } = app
+  if (!ProbeRemote || !AddRemote || !SwitchProfile || !RemoveProfile) return null
+  return { Profiles, ProbeRemote, AddRemote, SwitchProfile, RemoveProfile }
 }

@@ -18,6 +18,8 @@ export type * from './terminal'
 export type * from './live'
 export type { Resource } from './resource'
 export { listAll } from './resource'
+export { isDesktop, profileBinding } from './host'
+export type { Profile, Profiles, RemoteProbe } from './host'
 
 /** createApi groups every backend call over one client. */
 export function createApi(client: ApiClient) {

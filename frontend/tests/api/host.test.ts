@@ -67,3 +67,33 @@ describe('cachedEndpoint', () => {
     expect(resolve).toHaveBeenCalledTimes(2)
   })
 })
+
+describe('profileBinding', () => {
+  it('is null in a browser and with an incomplete binding, the functions of the desktop otherwise', async () => {
+    const { profileBinding } = await import('@/api/host')
+    expect(profileBinding({})).toBeNull()
+    expect(
+      profileBinding({ go: { app: { App: { Profiles: async () => ({ current: 'local', profiles: [] }) } } } }),
+    ).toBeNull()
+    const calls: string[] = []
+    const app = {
+      Profiles: async () => ({ current: 'local', profiles: [{ id: 'local', name: 'Local', kind: 'local' as const }] }),
+      ProbeRemote: async (u: string) => ({ url: u, fingerprint: 'AB', subject: 's', not_after: '' }),
+      AddRemote: async (n: string, u: string, f: string) => {
+        calls.push(`add ${n} ${u} ${f}`)
+        return { id: 'r-1', name: n, kind: 'remote' as const, url: u, fingerprint: f }
+      },
+      SwitchProfile: async (id: string) => {
+        calls.push(`switch ${id}`)
+        return { id, name: 'x', kind: 'remote' as const }
+      },
+      RemoveProfile: async () => undefined,
+    }
+    const b = profileBinding({ go: { app: { App: app } } })
+    expect(b).not.toBeNull()
+    expect((await b!.Profiles()).current).toBe('local')
+    const p = await b!.AddRemote('prod', 'https://h', 'AB')
+    await b!.SwitchProfile(p.id)
+    expect(calls).toEqual(['add prod https://h AB', 'switch r-1'])
+  })
+})

@@ -183,6 +183,19 @@ export default {
     rule: 'Rule',
     expires: 'Expires',
   },
+  profiles: {
+    local: 'Local (this computer)',
+    add: 'Add a server…',
+    addTitle: 'Connect to a Portcullis server',
+    name: 'Profile name',
+    url: 'Server URL',
+    check: 'Check certificate',
+    trust: 'Trust and connect',
+    checkFingerprint: 'Is this the server’s certificate?',
+    fingerprintHelp:
+      'Compare this SHA-256 fingerprint with the one portcullisd printed at start (or ask its administrator). It is pinned: a different certificate later is refused.',
+    validUntil: 'valid until {date}',
+  },
   terminal: {
     connect: 'Connect',
     none: 'No terminal open. Open one from My assets.',

@@ -184,6 +184,19 @@ const zhCN: typeof en = {
     rule: '规则',
     expires: '过期时间',
   },
+  profiles: {
+    local: '本地（此电脑）',
+    add: '添加服务器…',
+    addTitle: '连接到 Portcullis 服务器',
+    name: '配置名称',
+    url: '服务器地址',
+    check: '检查证书',
+    trust: '信任并连接',
+    checkFingerprint: '这是该服务器的证书吗？',
+    fingerprintHelp:
+      '请将此 SHA-256 指纹与 portcullisd 启动时打印的指纹（或向管理员确认）进行比对。指纹将被固定：以后出现不同的证书会被拒绝。',
+    validUntil: '有效期至 {date}',
+  },
   terminal: {
     connect: '连接',
     none: '没有打开的终端。请从“我的资产”打开。',
