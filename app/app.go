@@ -27,7 +27,7 @@ const (
 	EnvLogLevel = "PORTCULLIS_LOG_LEVEL"
 )
 
-// SmokeFileName is the file written into the smoke dir: {"base_url": "..."} (never the token).
+// SmokeFileName is the file written into the smoke dir: {"base_url", "launch_token", "pid"}, mode 0600.
 const SmokeFileName = "backend.json"
 
 // Timeouts of the app's lifecycle.
@@ -373,16 +373,19 @@ func (a *App) backendReady(info BackendInfo) {
 	a.log.Info("smoke file written", "dir", a.cfg.SmokeDir)
 }
 
-// writeSmokeFile writes dir/backend.json with the backend's base URL, but not its token.
+// writeSmokeFile writes dir/backend.json with the backend's base URL and launch token (mode
+// 0600): the smoke test drives the API the way the window does. Only a run that sets the smoke
+// dir (scripts/desktop-smoke.sh) writes it.
 func writeSmokeFile(dir string, info BackendInfo) error {
 	data, err := json.Marshal(struct {
-		BaseURL string `json:"base_url"`
-		PID     int    `json:"pid"`
-	}{info.BaseURL, os.Getpid()})
+		BaseURL     string `json:"base_url"`
+		LaunchToken string `json:"launch_token"`
+		PID         int    `json:"pid"`
+	}{info.BaseURL, info.LaunchToken, os.Getpid()})
 	if err != nil {
 		return fmt.Errorf("app: encode smoke file: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, SmokeFileName), append(data, '\n'), 0o644); err != nil {
+	if err := writeFileAtomic(filepath.Join(dir, SmokeFileName), append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("app: write smoke file: %w", err)
 	}
 	return nil

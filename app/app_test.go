@@ -57,14 +57,15 @@ func TestNewRefusesUnbuiltUI(t *testing.T) {
 }
 
 // TestBoundMethods guards the frontend contract: Wails binds every exported method of App, so
-// only the intended API may be exported (the frontend calls window.go.app.App.Backend()).
+// only the intended API may be exported (the frontend calls window.go.app.App.Backend() and the
+// profile functions of src/api/host.ts).
 func TestBoundMethods(t *testing.T) {
 	typ := reflect.TypeFor[*App]()
 	var got []string
 	for m := range typ.Methods() {
 		got = append(got, m.Name)
 	}
-	if want := []string{"Backend"}; !reflect.DeepEqual(got, want) {
+	if want := []string{"AddRemote", "Backend", "ProbeRemote", "Profiles", "RemoveProfile", "SwitchProfile"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("exported methods of *App = %v, want %v", got, want)
 	}
 	m, _ := typ.MethodByName("Backend")
@@ -143,7 +144,7 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("Backend = %+v, want the fake server's URL and the launch token", info)
 	}
 
-	// The smoke file is written once ready, with the URL but never the token.
+	// The smoke file is written once ready, with the URL and the token, readable by its owner only.
 	smoke := filepath.Join(cfg.SmokeDir, SmokeFileName)
 	var data []byte
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
@@ -160,8 +161,11 @@ func TestLifecycle(t *testing.T) {
 	if err := json.Unmarshal(data, &got); err != nil || got.BaseURL != info.BaseURL {
 		t.Errorf("smoke file %s: got base_url %q (err %v), want %q", data, got.BaseURL, err, info.BaseURL)
 	}
-	if strings.Contains(string(data), info.LaunchToken) {
-		t.Error("smoke file leaks the launch token")
+	if !strings.Contains(string(data), `"launch_token":"`+info.LaunchToken+`"`) {
+		t.Errorf("smoke file %s: no launch token", data)
+	}
+	if st, err := os.Stat(smoke); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("smoke file mode: %v, %v; want 0600", st, err)
 	}
 
 	a.shutdown(context.Background())

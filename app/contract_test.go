@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -108,4 +109,62 @@ func TestRealBackendContract(t *testing.T) {
 			t.Fatalf("second launch: %v", err)
 		}
 	})
+}
+
+// The first-run wizard: the embedded backend (launch token) lets the window
+// choose the admin password once, instead of the generated one; a server
+// without a launch token never offers it.
+func TestFirstRunSetup(t *testing.T) {
+	dir := t.TempDir()
+	token, err := newLaunchToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newEmbeddedBackend(localConfig(dir, token), discardLog(), newRealServer)
+	b.start(context.Background())
+	info, err := b.wait(context.Background(), backendReadyTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.stop(context.Background()) })
+	call := func(method, path, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, info.BaseURL+"/api/v1"+path, strings.NewReader(body))
+		req.Header.Set("X-Portcullis-Launch", token)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	if code, body := call("GET", "/setup", ""); code != 200 || !strings.Contains(body, `"needed":true`) {
+		t.Fatalf("GET /setup on a fresh backend: %d %s", code, body)
+	}
+	if code, body := call("POST", "/setup", `{"password":"short"}`); code != 400 || !strings.Contains(body, "password") {
+		t.Errorf("a weak password: %d %s", code, body)
+	}
+	if code, body := call("POST", "/setup", `{"password":42}`); code != 400 {
+		t.Errorf("a password of the wrong type: %d %s", code, body)
+	}
+	const pw = "Desktop-Owner-Passw0rd"
+	if code, body := call("POST", "/setup", `{"password":"`+pw+`"}`); code != 204 {
+		t.Fatalf("setup: %d %s", code, body)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "initial-admin-password")); !os.IsNotExist(err) {
+		t.Errorf("the one-time password file is still there: %v", err)
+	}
+	if code, body := call("POST", "/auth/login", `{"username":"admin","password":"`+pw+`"}`); code != 200 || !strings.Contains(body, `"status":"ok"`) {
+		t.Errorf("login with the chosen password: %d %s", code, body)
+	}
+	if code, body := call("GET", "/setup", ""); code != 200 || !strings.Contains(body, `"needed":false`) {
+		t.Errorf("GET /setup after setup: %d %s", code, body)
+	}
+	if code, body := call("POST", "/setup", `{"password":"Another-Owner-Passw0rd"}`); code != 409 {
+		t.Errorf("a second setup: %d %s", code, body)
+	}
 }

@@ -7,11 +7,16 @@
 #   - OCR (tesseract) reads "Portcullis" and a login word on it;
 #   - the process is still alive (a binary built without the Wails tags exits 0 at once);
 #   - the window is titled "Portcullis — Local";
-#   - logging in as admin with the first-start password, typed with xdotool, reaches the forced
-#     password change: the window talks to its embedded backend (binding, launch token, CORS);
+#   - the first-run wizard: the admin password, typed with xdotool, is set and the window logs in
+#     with it and shows the app: the window talks to its embedded backend (binding, launch token,
+#     CORS), and no default or generated password is needed;
+#   - a terminal to a real OpenSSH sshd on loopback (a throwaway user; set up through the API):
+#     "Connect" is clicked where OCR reads it, a command is typed with xdotool, its output is read
+#     on the screen and the command is in the session's command log;
 #   - SIGTERM shuts it down cleanly, and after a resize and a relaunch on the same data dir the
 #     backend comes up again and the window has its saved size.
-# The screenshots are kept in artifacts/desktop-login.png and artifacts/desktop-after-login.png,
+# The screenshots are kept in artifacts/desktop-login.png, artifacts/desktop-after-login.png and
+# artifacts/desktop-terminal.png,
 # and on failure the app's output and log in artifacts/desktop-smoke.log.
 #
 # Environment: SMOKE_TIMEOUT (seconds to wait for the backend and then for the page, default 90).
@@ -22,6 +27,7 @@ ROOT=$PWD
 ART=$ROOT/artifacts
 SHOT=$ART/desktop-login.png
 SHOT_AFTER=$ART/desktop-after-login.png
+SHOT_TERM=$ART/desktop-terminal.png
 LOG=$ART/desktop-smoke.log
 BINARY=$ROOT/bin/portcullis-desktop
 TIMEOUT=${SMOKE_TIMEOUT:-90}
@@ -29,8 +35,9 @@ TIMEOUT=${SMOKE_TIMEOUT:-90}
 PRODUCT_WORD='portcullis'
 LOGIN_WORDS='log ?in|sign ?in|username|user name|password'
 MIN_COLOURS=64
-# The admin's first-start password must be changed at first login (DESIGN.md).
-AFTER_LOGIN_WORDS='new password|change (your )?password'
+# After the first-run wizard the window is in the app: the side menu shows.
+AFTER_LOGIN_WORDS='my assets|terminals'
+ADMIN_PASSWORD='Smoke-Desktop-Passw0rd1' # chosen in the first-run wizard
 TITLE='Portcullis — Local'
 RESIZE_W=1100 # the window is resized to this before quitting and must come back so
 RESIZE_H=720
@@ -40,14 +47,14 @@ say() { printf 'desktop-smoke: %s\n' "$*"; }
 # ---------------------------------------------------------------------------------------------
 # Outer part: build, prepare a throwaway home, re-run this script inside xvfb-run.
 if [ "${1:-}" != --inner ]; then
-	for tool in xvfb-run xauth xdotool import identify convert tesseract curl; do
+	for tool in xvfb-run xauth xdotool import identify convert tesseract curl ssh-keygen useradd; do
 		command -v "$tool" >/dev/null || { say "FAIL: $tool not found (run make setup)"; exit 1; }
 	done
 	say "building the desktop binary (make desktop)"
 	make --no-print-directory desktop
 
 	mkdir -p "$ART"
-	rm -f "$SHOT" "$SHOT_AFTER" "$LOG"
+	rm -f "$SHOT" "$SHOT_AFTER" "$SHOT_TERM" "$LOG"
 	work=$(mktemp -d /tmp/portcullis-smoke.XXXXXX)
 	trap 'rm -rf "$work"' EXIT
 	mkdir -p "$work/home/.config" "$work/home/.cache" "$work/home/.local/share" "$work/smoke" "$work/run"
@@ -166,9 +173,26 @@ shutdown() {
 # better so), on one line.
 ocr() {
 	convert "$1" -colorspace Gray -resize 200% "$work/ocr-gray.png"
-	{ tesseract "$1" - 2>/dev/null; tesseract "$work/ocr-gray.png" - 2>/dev/null; } | tr -s '[:space:]' ' '
+	convert "$work/ocr-gray.png" -negate "$work/ocr-neg.png" # light text on the dark terminal
+	{
+		tesseract "$1" - 2>/dev/null
+		tesseract "$work/ocr-gray.png" - 2>/dev/null
+		tesseract "$work/ocr-neg.png" - 2>/dev/null
+	} | tr -s '[:space:]' ' '
 }
 
+# click_word WORD: clicks the middle of the first word OCR reads as WORD on the screen (read on
+# the grey screenshot at twice the size, where small button labels read better).
+click_word() {
+	import -window root "$work/click.png"
+	convert "$work/click.png" -colorspace Gray -resize 200% "$work/click-gray.png"
+	local box
+	box=$(tesseract "$work/click-gray.png" - tsv 2>/dev/null |
+		awk -F'\t' -v w="$1" 'tolower($12) == tolower(w) { print int(($7 + $9 / 2) / 2), int(($8 + $10 / 2) / 2); exit }')
+	[ -n "$box" ] || return 1
+	# shellcheck disable=SC2086
+	xdotool mousemove $box click 1
+}
 # 1. The embedded backend is ready: the app writes backend.json, and the URL answers HTTP.
 launch
 check "embedded backend ready at $base_url"
@@ -219,16 +243,20 @@ check "the desktop app is still running (pid $pid)"
 find_window
 check "window titled \"$TITLE\""
 
-password=$(tr -d '\n' <"$datadir/initial-admin-password" 2>/dev/null) ||
-	fail "no $datadir/initial-admin-password after the first start"
-[ -n "$password" ] || fail "$datadir/initial-admin-password is empty"
-# The username field has the focus on the login page; no window manager, so focus the window first.
+[ -s "$datadir/initial-admin-password" ] || fail "no $datadir/initial-admin-password after the first start"
+# The first-run wizard: click into its first password field (its placeholder is the first
+# "Please Input" on the screen; no window manager, so focus the window first), type, Enter moves
+# to the confirmation.
 xdotool windowfocus --sync "$win"
-xdotool type --delay 20 admin
-xdotool key Tab
-xdotool type --delay 20 "$password"
+deadline=$((SECONDS + 30))
+until click_word Please; do
+	[ $SECONDS -lt $deadline ] || fail "no empty password field of the wizard on the screen: $(ocr "$work/click.png" | cut -c1-300)"
+	sleep 1
+done
+xdotool type --delay 20 "$ADMIN_PASSWORD"
+xdotool key Return # Enter moves to the confirmation
+xdotool type --delay 20 "$ADMIN_PASSWORD"
 xdotool key Return
-unset password
 deadline=$((SECONDS + 30))
 while :; do
 	alive || exited_early
@@ -237,13 +265,97 @@ while :; do
 		cp "$shot" "$SHOT_AFTER"
 		text=$(ocr "$shot")
 		grep -Eqi "$AFTER_LOGIN_WORDS" <<<"$text" && break
-		reason="OCR found no password-change words ($AFTER_LOGIN_WORDS); it read: ${text:0:300}"
+		reason="OCR found no words of the app ($AFTER_LOGIN_WORDS); it read: ${text:0:300}"
 	else
 		reason="import failed: $(cat "$work/import.err")"
 	fi
-	[ $SECONDS -lt $deadline ] || fail "logging in as admin did not reach the password change within 30s: $reason"
+	[ $SECONDS -lt $deadline ] || fail "the first-run wizard did not lead into the app within 30s: $reason"
 done
-check "logged in as admin through the window: the password change screen shows"
+[ ! -e "$datadir/initial-admin-password" ] || fail "the one-time password file is still there after the wizard"
+check "first-run wizard: admin password chosen in the window, logged in, the app shows"
+
+# 4b. A terminal to a real sshd, through the window.
+api() { # api METHOD PATH [JSON]: the embedded backend's API as admin; prints the body
+	curl -sS --max-time 10 -X "$1" -H "X-Portcullis-Launch: $launch_token" -H "Authorization: Bearer $admin_token" \
+		-H 'Content-Type: application/json' ${3:+--data "$3"} "$base_url/api/v1$2"
+}
+json_field() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" | head -n1; }
+launch_token=$(sed -n 's/.*"launch_token":"\([^"]*\)".*/\1/p' "$work/smoke/backend.json")
+[ -n "$launch_token" ] || fail "backend.json has no launch token for the smoke test"
+admin_token=$(curl -sS --max-time 10 -H "X-Portcullis-Launch: $launch_token" -H 'Content-Type: application/json' \
+	--data "{\"username\":\"admin\",\"password\":\"$ADMIN_PASSWORD\"}" "$base_url/api/v1/auth/login" |
+	sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+[ -n "$admin_token" ] || fail "cannot log in as admin through the API"
+sshd_user=pcsmoke$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
+useradd -m -d "$work/sshd-home" -s /bin/bash "$sshd_user"
+echo "$sshd_user:Tgt-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')" | chpasswd
+sshd_cleanup() { pkill -KILL -u "$sshd_user" 2>/dev/null || true; userdel -f "$sshd_user" 2>/dev/null || true; }
+trap 'stop_app; [ -n "${sshd_pid:-}" ] && kill "$sshd_pid" 2>/dev/null; sshd_cleanup' EXIT
+ssh-keygen -q -t ed25519 -N '' -f "$work/sshd-host"
+ssh-keygen -q -t ed25519 -N '' -f "$work/sshd-user"
+sshd_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat >"$work/sshd_config" <<-CFG
+	Port $sshd_port
+	ListenAddress 127.0.0.1
+	HostKey $work/sshd-host
+	PidFile $work/sshd.pid
+	AuthorizedKeysFile $work/sshd-user.pub
+	StrictModes no
+	UsePAM no
+	PasswordAuthentication no
+	AllowUsers $sshd_user
+	LogLevel ERROR
+CFG
+chmod 755 "$work"
+mkdir -p /run/sshd
+/usr/sbin/sshd -D -e -f "$work/sshd_config" 2>>"$out" &
+sshd_pid=$!
+asset_id=$(api POST /assets "{\"name\":\"smoke-ssh\",\"address\":\"127.0.0.1\",\"platform_id\":1,\"protocols\":[{\"name\":\"ssh\",\"port\":$sshd_port}]}" | json_field id)
+[ -n "$asset_id" ] || fail "could not create the asset smoke-ssh"
+key_json=$(python3 -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$work/sshd-user")
+api POST /accounts "{\"asset_id\":$asset_id,\"name\":\"deploy\",\"username\":\"$sshd_user\",\"secret_type\":\"ssh_key\",\"secret\":$key_json}" | grep -q '"id"' ||
+	fail "could not create the account"
+admin_id=$(api GET /me | json_field id)
+api POST /permissions "{\"name\":\"smoke\",\"user_ids\":[$admin_id],\"asset_ids\":[$asset_id],\"accounts\":[\"deploy\"],\"protocols\":[\"ssh\"],\"actions\":[\"connect\"]}" | grep -q '"id"' ||
+	fail "could not create the permission"
+
+# The app opened on My assets before the asset existed: go to Terminals and back to reload it.
+deadline=$((SECONDS + 30))
+until click_word Terminals; do
+	[ $SECONDS -lt $deadline ] || fail "no \"Terminals\" menu item on the screen: $(ocr "$work/click.png" | cut -c1-300)"
+	sleep 1
+done
+sleep 1
+deadline=$((SECONDS + 30))
+until click_word My; do
+	[ $SECONDS -lt $deadline ] || fail "no \"My assets\" on the screen: $(ocr "$work/click.png" | cut -c1-300)"
+	sleep 1
+done
+deadline=$((SECONDS + 30))
+until click_word Connect; do
+	alive || exited_early
+	[ $SECONDS -lt $deadline ] || fail "no \"Connect\" button on the screen within 30s: $(ocr "$work/click.png" | cut -c1-300)"
+	sleep 1
+done
+# The terminal takes the keyboard once connected: its status line says so.
+deadline=$((SECONDS + 30))
+until ocr_text=$(import -window root "$shot" && ocr "$shot") && grep -q "Connected" <<<"$ocr_text"; do
+	alive || exited_early
+	[ $SECONDS -lt $deadline ] || fail "the terminal did not connect within 30s: ${ocr_text:0:300}"
+	sleep 1
+done
+sleep 1 # the shell's prompt
+xdotool type --delay 30 'echo smoke-$((6*7))'
+xdotool key Return
+deadline=$((SECONDS + 20))
+until import -window root "$shot" && cp "$shot" "$SHOT_TERM" && grep -q 'smoke-42' <<<"$(ocr "$shot")"; do
+	alive || exited_early
+	[ $SECONDS -lt $deadline ] || fail "the command's output smoke-42 is not on the screen within 20s: $(ocr "$shot" | cut -c1-300)"
+	sleep 1
+done
+commands=$(api GET '/commands?page_size=20')
+grep -q 'echo smoke-$((6\*7))' <<<"$commands" || fail "the command log does not hold the command: ${commands:0:300}"
+check "terminal to a real sshd in the window: command typed with xdotool, output on screen, in the command log"
 
 # 5. The window remembers its size: resize, quit with SIGTERM, relaunch on the same data dir.
 xdotool windowsize --sync "$win" "$RESIZE_W" "$RESIZE_H"
@@ -262,5 +374,5 @@ check "relaunch on the same data dir: backend ready at $base_url, window restore
 shutdown
 
 save_logs
-say "screenshots: ${SHOT#"$ROOT"/} ${SHOT_AFTER#"$ROOT"/}"
+say "screenshots: ${SHOT#"$ROOT"/} ${SHOT_AFTER#"$ROOT"/} ${SHOT_TERM#"$ROOT"/}"
 say "$passed passed, 0 failed"

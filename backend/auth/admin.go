@@ -225,3 +225,63 @@ func randIndex(n int) (int, error) {
 		}
 	}
 }
+
+// ErrSetupDone reports that the first administrator was set up already.
+var ErrSetupDone = errors.New("auth: the first administrator is set up already")
+
+// SetupNeeded reports whether the first administrator still has the password
+// generated at first start: the one-time password file is in dataDir, and the
+// initial admin never logged in and must still change it.
+func (s *Service) SetupNeeded(ctx context.Context, dataDir string) (bool, error) {
+	if _, err := os.Stat(filepath.Join(dataDir, InitialAdminPasswordFile)); err != nil {
+		return false, nil
+	}
+	var n int64
+	err := s.conn(ctx).Model(&store.User{}).
+		Where("username = ? AND must_change_password = ? AND last_login_at IS NULL", InitialAdminUsername, true).Count(&n).Error
+	if err != nil {
+		return false, fmt.Errorf("auth: setup state: %w", err)
+	}
+	return n == 1, nil
+}
+
+// CompleteSetup replaces the first administrator's generated password with
+// password (checked against the policy: a *FieldError for "password") and
+// removes the one-time password file: the desktop's first-run wizard, where
+// the person at the window is the owner of the embedded backend. Once done
+// (or once the admin has logged in) it fails with ErrSetupDone.
+func (s *Service) CompleteSetup(ctx context.Context, dataDir, password string) error {
+	needed, err := s.SetupNeeded(ctx, dataDir)
+	if err != nil {
+		return err
+	}
+	if !needed {
+		return ErrSetupDone
+	}
+	sec, err := s.security(ctx)
+	if err != nil {
+		return err
+	}
+	if err := CheckPasswordPolicy(sec, password, InitialAdminUsername); err != nil {
+		return err
+	}
+	hash, err := s.hash(ctx, password)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	res := s.conn(ctx).Model(&store.User{}).
+		Where("username = ? AND must_change_password = ? AND last_login_at IS NULL", InitialAdminUsername, true).
+		UpdateColumns(map[string]any{"password_hash": hash, "must_change_password": false, "password_changed_at": now})
+	if res.Error != nil {
+		return fmt.Errorf("auth: setup: %w", res.Error)
+	}
+	if res.RowsAffected != 1 {
+		return ErrSetupDone
+	}
+	if err := os.Remove(filepath.Join(dataDir, InitialAdminPasswordFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		s.log.WarnContext(ctx, "remove the one-time password file", "err", err)
+	}
+	s.log.InfoContext(ctx, "first administrator set up")
+	return nil
+}

@@ -519,3 +519,19 @@ func TestCSVImportReportsRowErrors(t *testing.T) {
 		t.Fatalf("export: %s", exp.body)
 	}
 }
+
+// A server reachable over the network (no launch token) never offers the
+// desktop's first-run setup, even with the one-time password file present:
+// the admin's password is claimed with the printed one-time password only.
+func TestNoSetupWithoutLaunchToken(t *testing.T) {
+	e := newEnv(t, storetest.SQLite(t), func(d *httpapi.Deps) { d.SetupDir = t.TempDir() })
+	if got := e.want(e.do("GET", "/api/v1/setup", "", nil), 200).json(t)["needed"]; got != false {
+		t.Errorf("GET /setup: needed %v, want false", got)
+	}
+	e.want(e.do("POST", "/api/v1/setup", "", map[string]string{"password": "Someone-Elses-Passw0rd"}), 404)
+	var n int64
+	e.st.DB.Model(&store.OperationLog{}).Where("action = ? AND detail LIKE ?", "access.deny", "%first-run setup on a server%").Count(&n)
+	if n != 1 {
+		t.Errorf("audited denials of the setup: got %d, want 1", n)
+	}
+}

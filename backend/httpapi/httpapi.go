@@ -61,6 +61,9 @@ type Deps struct {
 	Sessions *session.Registry
 	// Terminals runs web terminals (/ws/terminal); nil answers 503.
 	Terminals Terminals
+	// SetupDir is the data dir holding the one-time admin password file; with
+	// LaunchToken set, GET/POST /setup run the desktop's first-run wizard.
+	SetupDir string
 }
 
 // API is the HTTP handler of portcullisd.
@@ -143,6 +146,7 @@ func New(d Deps) *API {
 	a.registerKeys()
 	a.registerHostKeys()
 	a.registerTerminal()
+	a.registerSetup()
 	for _, rt := range a.routes {
 		a.mux.Handle(rt.method+" /api/v1"+rt.path, a.wrap(rt))
 	}

@@ -131,6 +131,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		Store: st, Auth: authSvc, Perm: resolver, Vault: v, Audit: aud, Settings: sets, Log: log, Clock: clock,
 		UI: ui, AllowedOrigins: cfg.AllowedOrigins, TrustedProxies: proxies, LaunchToken: cfg.LaunchToken,
 		MaxBodyBytes: cfg.MaxBodyBytes, Registry: prometheus.NewRegistry(), Sessions: sessions, Terminals: s.gw,
+		SetupDir: cfg.DataDir,
 	})
 	ok = true
 	return s, nil

@@ -23,6 +23,10 @@ export function authApi(client: ApiClient) {
     mfaConfirm: (otp: string, stepToken?: string) =>
       client.post<LoginResponse>('/auth/mfa/confirm', { otp }, stepToken ? { token: stepToken } : {}),
     logout: () => client.post<void>('/auth/logout'),
+    /** setupStatus tells whether the desktop's first-run wizard is due. */
+    setupStatus: () => client.get<{ needed: boolean }>('/setup', { anonymous: true }),
+    /** setup chooses the first administrator's password (desktop first run). */
+    setup: (password: string) => client.post<void>('/setup', { password }, { anonymous: true }),
     me: () => client.get<Me>('/me'),
   }
 }

@@ -59,6 +59,11 @@ export default {
     loginStatus: 'The server answered an unknown login step.',
   },
   login: {
+    setup: {
+      title: 'Welcome to Portcullis',
+      hint: 'Choose the password of the administrator "admin" of the Portcullis on this computer. There is no default password; you will log in with this one.',
+      submit: 'Set password and log in',
+    },
     title: 'Sign in',
     username: 'Username',
     password: 'Password',

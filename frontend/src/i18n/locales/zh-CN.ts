@@ -61,6 +61,11 @@ const zhCN: typeof en = {
     loginStatus: '服务器返回了未知的登录步骤。',
   },
   login: {
+    setup: {
+      title: '欢迎使用 Portcullis',
+      hint: '请为本机 Portcullis 的管理员 “admin” 设置密码。没有默认密码；之后请使用此密码登录。',
+      submit: '设置密码并登录',
+    },
     title: '登录',
     username: '用户名',
     password: '密码',
