@@ -61,6 +61,8 @@ type Deps struct {
 	Sessions *session.Registry
 	// Terminals runs web terminals (/ws/terminal); nil answers 503.
 	Terminals Terminals
+	// RecordingDir is where session recordings are (GET /sessions/{id}/recording).
+	RecordingDir string
 	// SetupDir is the data dir holding the one-time admin password file; with
 	// LaunchToken set, GET/POST /setup run the desktop's first-run wizard.
 	SetupDir string
@@ -147,6 +149,7 @@ func New(d Deps) *API {
 	a.registerHostKeys()
 	a.registerTerminal()
 	a.registerSetup()
+	a.registerRecordings()
 	for _, rt := range a.routes {
 		a.mux.Handle(rt.method+" /api/v1"+rt.path, a.wrap(rt))
 	}

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -131,7 +132,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		Store: st, Auth: authSvc, Perm: resolver, Vault: v, Audit: aud, Settings: sets, Log: log, Clock: clock,
 		UI: ui, AllowedOrigins: cfg.AllowedOrigins, TrustedProxies: proxies, LaunchToken: cfg.LaunchToken,
 		MaxBodyBytes: cfg.MaxBodyBytes, Registry: prometheus.NewRegistry(), Sessions: sessions, Terminals: s.gw,
-		SetupDir: cfg.DataDir,
+		SetupDir: cfg.DataDir, RecordingDir: filepath.Join(cfg.DataDir, "recordings"),
 	})
 	ok = true
 	return s, nil

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +21,7 @@ import (
 	"github.com/portcullis/portcullis/backend/httpapi"
 	"github.com/portcullis/portcullis/backend/perm"
 	"github.com/portcullis/portcullis/backend/store"
+	"github.com/portcullis/portcullis/backend/store/storetest"
 )
 
 // webAPI serves the real HTTP API with the gateway as its web terminal
@@ -28,7 +30,7 @@ func (g *gw) webAPI() string {
 	g.t.Helper()
 	api := httpapi.New(httpapi.Deps{
 		Store: g.st, Auth: g.auth, Perm: perm.New(g.st.DB, nil), Vault: g.vault, Audit: audit.New(g.st.DB, nil, nil),
-		Settings: g.sets, Sessions: g.reg, Terminals: g.srv,
+		Settings: g.sets, Sessions: g.reg, Terminals: g.srv, RecordingDir: filepath.Join(g.dataDir, "recordings"),
 	})
 	hs := httptest.NewServer(api)
 	g.t.Cleanup(hs.Close)
@@ -214,6 +216,39 @@ func TestWebTerminal(t *testing.T) {
 		want := "touch " + canary + " => denied"
 		if !strings.Contains(strings.Join(got, "\n"), want) || !strings.Contains(strings.Join(got, "\n"), "stty size => allowed") {
 			t.Errorf("commands: got %q, want %q and stty size allowed", got, want)
+		}
+	})
+
+	t.Run("recording", func(t *testing.T) {
+		auditor := &store.User{OrgID: g.org.ID, Username: "carla", Role: store.RoleUser, OrgRole: store.OrgRoleAuditor, IsActive: true}
+		storetest.MustCreate(t, g.st.DB, auditor)
+		if err := g.auth.SetPassword(g.ctx, auditor, testPassword, false); err != nil {
+			t.Fatal(err)
+		}
+		sess := rows[store.Session](g, "user_id = ?", alice.ID)
+		get := func(token, id string) (*http.Response, string) {
+			req, _ := http.NewRequest("GET", base+"/api/v1/sessions/"+id+"/recording", nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			b, _ := io.ReadAll(res.Body)
+			return res, string(b)
+		}
+		res, body := get(g.webLogin("carla"), sess[0].ID)
+		if res.StatusCode != 200 || !strings.HasPrefix(body, `{"version":2`) || !strings.Contains(body, "web-42") {
+			t.Fatalf("recording for the auditor: %d %q", res.StatusCode, body[:min(len(body), 200)])
+		}
+		if res, _ := get(aliceTok, sess[0].ID); res.StatusCode != http.StatusForbidden {
+			t.Errorf("recording for a plain user: %d, want 403", res.StatusCode)
+		}
+		if res, _ := get(g.webLogin("carla"), "no-such-session"); res.StatusCode != http.StatusNotFound {
+			t.Errorf("recording of an unknown session: %d, want 404", res.StatusCode)
+		}
+		if n := len(g.oplogRows("session.replay")); n != 1 {
+			t.Errorf("session.replay rows: got %d, want 1 (the read)", n)
 		}
 	})
 

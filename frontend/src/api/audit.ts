@@ -24,5 +24,7 @@ export function auditApi(client: ApiClient) {
     sessions: lister<Session>(client, '/sessions'),
     commands: lister<Command>(client, '/commands'),
     fileTransfers: lister<FileTransfer>(client, '/file-transfers'),
+    /** recording returns a session's recording as asciicast v2 text. */
+    recording: (id: string) => client.get<string>(`/sessions/${id}/recording`, { as: 'text' }),
   }
 }

@@ -401,6 +401,9 @@ export interface Session {
   bytes_in: number
   bytes_out: number
   command_count: number
+  recording?: string
+  kind?: string
+  via?: string
 }
 
 /** Command is one command line run in a session. */

@@ -202,6 +202,9 @@ export default {
     validUntil: 'valid until {date}',
   },
   terminal: {
+    search: 'Search the scrollback',
+    smaller: 'Smaller font',
+    larger: 'Larger font',
     connect: 'Connect',
     none: 'No terminal open. Open one from My assets.',
     reconnect: 'Reconnect',
@@ -520,6 +523,8 @@ export default {
     verifyBroken: 'The audit chain is broken: {detail}',
   },
   sessions: {
+    replay: 'Replay',
+    replayFailed: 'The recording cannot be played',
     sessions: 'Sessions',
     commands: 'Commands',
     fileTransfers: 'File transfers',

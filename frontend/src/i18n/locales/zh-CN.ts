@@ -203,6 +203,9 @@ const zhCN: typeof en = {
     validUntil: '有效期至 {date}',
   },
   terminal: {
+    search: '搜索回滚缓冲区',
+    smaller: '缩小字体',
+    larger: '放大字体',
     connect: '连接',
     none: '没有打开的终端。请从“我的资产”打开。',
     reconnect: '重新连接',
@@ -521,6 +524,8 @@ const zhCN: typeof en = {
     verifyBroken: '审计链已损坏：{detail}',
   },
   sessions: {
+    replay: '回放',
+    replayFailed: '无法播放该录像',
     sessions: '会话',
     commands: '命令记录',
     fileTransfers: '文件传输',
