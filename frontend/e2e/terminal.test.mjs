@@ -266,6 +266,23 @@ describe('the web terminal', () => {
     assert.ok(s && s.via === 'web' && s.ended_at && s.end_reason.includes(KILL_REASON), JSON.stringify(s))
   })
 
+  step("admin: replays alice's session from the session history", async () => {
+    const adm = await actor('admin')
+    await openMenu(adm.page, 'sessions', /Sessions/)
+    const r = adm.page.getByTestId('sessions-row').filter({ hasText: 'alice' }).first()
+    await visible(r)
+    await r.getByTestId('session-replay').click()
+    await visible(adm.page.getByTestId('replay-dialog'))
+    await visible(adm.page.getByTestId('replay-player').locator('.ap-player'), 15_000)
+    assert.equal(await adm.page.getByTestId('replay-error').count(), 0)
+    await adm.shot('terminal-replay')
+    const ops = await must('GET', '/audit/operation-logs?page_size=50', facts.admin, undefined, 200)
+    assert.ok(
+      ops.items.some((o) => o.action === 'session.replay' && o.success),
+      'the replay is audited',
+    )
+  })
+
   step('carol (Globex admin): sees no session of web-e2e and cannot open a terminal to it', async () => {
     const c = await actor('carol')
     await c.goto('/login')
