@@ -157,6 +157,7 @@ func New(d Deps) *API {
 	a.mux.HandleFunc("GET /ws/sessions/{id}/watch", a.serveWatch)
 	a.mux.HandleFunc("GET /ws/join/{token}", a.serveJoin)
 	a.mux.HandleFunc("GET /ws/terminal", a.serveTerminal)
+	a.mux.HandleFunc("GET /ws/events", a.serveEvents)
 	a.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, &Error{Status: http.StatusNotFound, Code: codeNotFound, Message: "no such endpoint: " + r.Method + " " + r.URL.Path})
 	})

@@ -273,3 +273,43 @@ func (r *Registry) publish(a store.Approval) {
 		}
 	}
 }
+
+type commandSub struct {
+	org uint
+	ch  chan store.Command
+}
+
+// SubscribeCommands delivers the commands of the organization's sessions (0:
+// of every organization) on this node that a command filter did not simply
+// allow (denied, warned, approved, rejected, expired), for the admins' real-
+// time notifications. Like SubscribeApprovals it never blocks the sessions.
+func (r *Registry) SubscribeCommands(orgID uint) (<-chan store.Command, func()) {
+	s := &commandSub{org: orgID, ch: make(chan store.Command, approvalSubBuffer)}
+	r.mu.Lock()
+	r.cmdSubs[s] = struct{}{}
+	r.mu.Unlock()
+	var once sync.Once
+	return s.ch, func() {
+		once.Do(func() {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			delete(r.cmdSubs, s)
+			close(s.ch)
+		})
+	}
+}
+
+func (r *Registry) publishCommand(c store.Command) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for s := range r.cmdSubs {
+		if s.org != 0 && s.org != c.OrgID {
+			continue
+		}
+		select {
+		case s.ch <- c:
+		default:
+			r.log.Warn("command subscriber too slow; update skipped", "session", c.SessionID)
+		}
+	}
+}

@@ -309,6 +309,9 @@ func (l *Live) AddCommand(c store.Command) error {
 		return fmt.Errorf("session: command of %s: %w", m.ID, err)
 	}
 	l.commands.Add(1)
+	if c.Verdict != "" && c.Verdict != "allowed" {
+		l.r.publishCommand(c)
+	}
 	return nil
 }
 

@@ -144,6 +144,7 @@ type Registry struct {
 	shares  map[string]share          // by SHA-256 hex of the token
 	waiters map[uint]chan decision    // pending approvals waited for on this node
 	subs    map[*approvalSub]struct{} // approval subscribers
+	cmdSubs map[*commandSub]struct{}  // subscribers to flagged commands
 }
 
 // NewRegistry returns an empty registry of node's live sessions. aud may be
@@ -159,6 +160,7 @@ func NewRegistry(db *gorm.DB, aud *audit.Logger, log *slog.Logger, clock func() 
 		db: db, aud: aud, log: log.With("component", "session"), clock: clock, node: node,
 		ringSize: DefaultRingSize, watchBuffer: DefaultWatchBuffer, poll: DefaultApprovalPoll,
 		lives: map[string]*Live{}, shares: map[string]share{}, waiters: map[uint]chan decision{}, subs: map[*approvalSub]struct{}{},
+		cmdSubs: map[*commandSub]struct{}{},
 	}
 	for _, o := range opts {
 		o(r)

@@ -167,6 +167,23 @@ func TestWebTerminal(t *testing.T) {
 	}
 	token := out["token"].(string)
 
+	// An auditor follows the real-time events (/ws/events) of the organization.
+	auditor := &store.User{OrgID: g.org.ID, Username: "carla", Role: store.RoleUser, OrgRole: store.OrgRoleAuditor, IsActive: true}
+	storetest.MustCreate(t, g.st.DB, auditor)
+	if err := g.auth.SetPassword(g.ctx, auditor, testPassword, false); err != nil {
+		t.Fatal(err)
+	}
+	evDialer := websocket.Dialer{HandshakeTimeout: 5 * time.Second, Subprotocols: []string{"portcullis.v1", "portcullis.bearer." + g.webLogin("carla")}}
+	events, _, err := evDialer.Dial("ws"+strings.TrimPrefix(base, "http")+"/ws/events", nil)
+	if err != nil {
+		t.Fatalf("events: %v", err)
+	}
+	defer events.Close()
+	if _, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(base, "http")+"/ws/events",
+		http.Header{"Sec-WebSocket-Protocol": {"portcullis.v1, portcullis.bearer." + aliceTok}}); err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("events for a plain user: %v, %v, want 403", resp, err)
+	}
+
 	t.Run("session", func(t *testing.T) {
 		w, _, err := dialTerminal(t, base, token, "")
 		if err != nil {
@@ -213,6 +230,14 @@ func TestWebTerminal(t *testing.T) {
 		for _, c := range cmds {
 			got = append(got, c.Input+" => "+c.Verdict)
 		}
+		events.SetReadDeadline(time.Now().Add(10 * time.Second))
+		var live struct {
+			Type    string
+			Command store.Command
+		}
+		if err := events.ReadJSON(&live); err != nil || live.Type != "command" || live.Command.Verdict != "denied" || live.Command.Input != "touch "+canary || live.Command.Username != "alice" {
+			t.Errorf("real-time event: %+v, %v; want alice's denied canary", live, err)
+		}
 		want := "touch " + canary + " => denied"
 		if !strings.Contains(strings.Join(got, "\n"), want) || !strings.Contains(strings.Join(got, "\n"), "stty size => allowed") {
 			t.Errorf("commands: got %q, want %q and stty size allowed", got, want)
@@ -220,11 +245,6 @@ func TestWebTerminal(t *testing.T) {
 	})
 
 	t.Run("recording", func(t *testing.T) {
-		auditor := &store.User{OrgID: g.org.ID, Username: "carla", Role: store.RoleUser, OrgRole: store.OrgRoleAuditor, IsActive: true}
-		storetest.MustCreate(t, g.st.DB, auditor)
-		if err := g.auth.SetPassword(g.ctx, auditor, testPassword, false); err != nil {
-			t.Fatal(err)
-		}
 		sess := rows[store.Session](g, "user_id = ?", alice.ID)
 		get := func(token, id string) (*http.Response, string) {
 			req, _ := http.NewRequest("GET", base+"/api/v1/sessions/"+id+"/recording", nil)

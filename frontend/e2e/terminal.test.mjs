@@ -249,6 +249,10 @@ describe('the web terminal', () => {
     await typeLine(a.page, 'echo watched-$((7*6))')
     await screenShows(adm.page, 'watch-screen', 'watched-42')
     await adm.shot('terminal-watch')
+    // The admin is told in real time when a command is denied.
+    await typeLine(a.page, `touch ${CANARY}`)
+    await visible(adm.page.getByTestId('notify-denied'))
+    assert.equal(existsSync(CANARY), false, 'the denied command ran on the target')
     await adm.page.keyboard.press('Escape')
     await r.getByTestId('live-kill').click()
     await adm.page.getByTestId('live-kill-reason').fill(KILL_REASON)

@@ -67,6 +67,30 @@ export function liveApi(client: ApiClient) {
     approvals: async (params: ListParams) =>
       normalizeList(await client.get<ListResponse<Approval>>('/approvals', { query: params })),
     approve: (id: ID) => client.post<Approval>(`/approvals/${id}/approve`),
+    events: () => eventsSocket(client),
     deny: (id: ID) => client.post<Approval>(`/approvals/${id}/deny`),
   }
+}
+
+/** LiveEvent is a frame of /ws/events. */
+export interface LiveEvent {
+  type: 'approval' | 'command'
+  approval?: Approval
+  command?: {
+    session_id: string
+    username: string
+    asset_name: string
+    account: string
+    input: string
+    risk: string
+    verdict: string
+    created_at: string
+  }
+}
+
+/** eventsSocket opens the stream of approvals and flagged commands (admins and auditors). */
+export async function eventsSocket(client: ApiClient): Promise<WebSocket> {
+  const org = client.credentials.org()
+  const url = await client.socketUrl('/ws/events', org ? { org } : undefined)
+  return new WebSocket(url, ['portcullis.v1', `portcullis.bearer.${client.credentials.token() ?? ''}`])
 }

@@ -201,6 +201,13 @@ export default {
       'Compare this SHA-256 fingerprint with the one portcullisd printed at start (or ask its administrator). It is pinned: a different certificate later is refused.',
     validUntil: 'valid until {date}',
   },
+  notify: {
+    approvalTitle: 'A command awaits approval',
+    approvalBody: '{user} on {asset} (rule “{rule}”)',
+    denied: 'Command denied',
+    warned: 'Command flagged',
+    commandBody: '{user} on {asset}',
+  },
   terminal: {
     search: 'Search the scrollback',
     smaller: 'Smaller font',

@@ -202,6 +202,13 @@ const zhCN: typeof en = {
       '请将此 SHA-256 指纹与 portcullisd 启动时打印的指纹（或向管理员确认）进行比对。指纹将被固定：以后出现不同的证书会被拒绝。',
     validUntil: '有效期至 {date}',
   },
+  notify: {
+    approvalTitle: '有命令等待审批',
+    approvalBody: '{user} 在 {asset}（规则“{rule}”）',
+    denied: '命令已被拒绝',
+    warned: '命令已被标记',
+    commandBody: '{user} 在 {asset}',
+  },
   terminal: {
     search: '搜索回滚缓冲区',
     smaller: '缩小字体',
