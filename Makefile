@@ -7,7 +7,7 @@
 #   make run        setup + build, then the desktop app (with a display) or portcullisd
 #   make lint       gofmt, go vet, staticcheck (plain and with the desktop tags)
 #   make test       setup, services, frontend, lint, Go + frontend tests, e2e, desktop smoke
-#   make bench      benchmarks of ./backend/... and ./bench/...
+#   make bench      benchmarks of ./backend/... and ./bench/..., sshbench (gateway, web terminal), desktop-bench
 #   make fuzz       every fuzz target for $(FUZZTIME)
 
 SHELL := /bin/bash
@@ -119,6 +119,8 @@ bench:
 	@mkdir -p artifacts
 	$(GO) test -run '^$$' -bench . -benchmem ./backend/... ./bench/... 2>&1 | tee artifacts/bench.txt
 	$(GO) run ./bench/sshbench -out artifacts/bench-ssh.txt $(SSHBENCH_FLAGS)
+	$(MAKE) --no-print-directory desktop
+	scripts/desktop-bench.sh
 
 fuzz:
 	scripts/fuzz.sh $(FUZZTIME)

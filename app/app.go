@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -74,6 +75,7 @@ type App struct {
 	ctx    context.Context // the Wails context, once the window exists
 
 	closeOnce sync.Once     // shutdown runs once
+	firstCall sync.Once     // logs the cold start once
 	closing   chan struct{} // closed at shutdown: bound calls stop waiting
 }
 
@@ -135,11 +137,23 @@ func New(cfg Config) (*App, error) {
 	return a, nil
 }
 
+// processStart is when the process started (near enough: package init), for
+// the cold-start figure the desktop logs when the window first asks for its
+// backend (scripts/desktop-bench.sh reads it).
+var processStart = time.Now()
+
 // Backend tells the frontend where the backend of the current profile is:
 // for Local, the embedded backend's base URL and launch token (it waits until
 // the backend is ready); for a Remote profile, the loopback proxy that pins
 // the server's certificate, with the same launch token.
-func (a *App) Backend() (BackendInfo, error) {
+func (a *App) Backend() (info BackendInfo, err error) {
+	defer func() {
+		if err == nil {
+			a.firstCall.Do(func() {
+				a.log.Info("window asked for its backend", "since_start_ms", time.Since(processStart).Milliseconds(), "profile", info.Profile)
+			})
+		}
+	}()
 	p := a.profiles.current()
 	if p.Kind == "remote" {
 		proxy, err := a.remoteProxy(p)
@@ -157,7 +171,7 @@ func (a *App) Backend() (BackendInfo, error) {
 		case <-ctx.Done():
 		}
 	}()
-	info, err := a.backend.wait(ctx, backendReadyTimeout)
+	info, err = a.backend.wait(ctx, backendReadyTimeout)
 	info.Profile, info.Kind = p.Name, p.Kind
 	return info, err
 }
@@ -363,6 +377,13 @@ func (a *App) shutdown(ctx context.Context) {
 
 // backendReady runs once the embedded backend listens.
 func (a *App) backendReady(info BackendInfo) {
+	// Starting the backend (migrations, the first admin's password hash) left
+	// tens of MB of garbage: give it back to the system now rather than when
+	// the background scavenger gets to it, so an idle window stays small.
+	go func() {
+		time.Sleep(2 * time.Second)
+		debug.FreeOSMemory()
+	}()
 	if a.cfg.SmokeDir == "" {
 		return
 	}

@@ -27,10 +27,9 @@ func clientConfig(user string, signer ssh.Signer) *ssh.ClientConfig {
 // shell is an interactive shell session with a pty, its output read on one
 // goroutine and handed over in chunks.
 type shell struct {
-	client *ssh.Client
-	sess   *ssh.Session
-	stdin  io.WriteCloser
-	out    chan []byte // closed at EOF
+	stdin   io.Writer
+	out     chan []byte // closed at EOF
+	closeFn func()
 }
 
 // openShell dials addr as user, asks for an 80x24 pty and starts the shell.
@@ -75,7 +74,7 @@ func startShell(client *ssh.Client) (*shell, error) {
 	if err := sess.Shell(); err != nil {
 		return nil, err
 	}
-	s := &shell{client: client, sess: sess, stdin: stdin, out: make(chan []byte, 64)}
+	s := &shell{stdin: stdin, out: make(chan []byte, 64), closeFn: func() { client.Close() }}
 	go func() {
 		defer close(s.out)
 		buf := make([]byte, 4096)
@@ -92,7 +91,7 @@ func startShell(client *ssh.Client) (*shell, error) {
 	return s, nil
 }
 
-func (s *shell) close() { s.client.Close() }
+func (s *shell) close() { s.closeFn() }
 
 // quiet reads output until none came for quiet, or max passed.
 func (s *shell) quiet(quiet, maxWait time.Duration) []byte {
@@ -142,6 +141,11 @@ func echoSamples(ctx context.Context, addr, user string, signer ssh.Signer, n in
 		return nil, err
 	}
 	defer s.close()
+	return echoOn(ctx, s, n)
+}
+
+// echoOn times n one-byte round trips on an open shell (see echoSamples).
+func echoOn(ctx context.Context, s *shell, n int) ([]time.Duration, error) {
 	s.quiet(300*time.Millisecond, 10*time.Second) // the prompt
 	if _, err := io.WriteString(s.stdin, "stty raw -echo; exec cat\r"); err != nil {
 		return nil, err

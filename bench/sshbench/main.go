@@ -80,7 +80,7 @@ func main() {
 	flag.IntVar(&o.connRuns, "conn-runs", 20, "ssh ... true runs per path")
 	flag.IntVar(&o.reps, "reps", 3, "runs of each throughput transfer per path (the best counts)")
 	flag.StringVar(&o.profile, "profile", "", "directory: after the timed runs, take CPU profiles of the bastion during extra transfers")
-	flag.StringVar(&o.only, "only", "", "comma-separated sections to run: throughput, latency, conn, idle (default all)")
+	flag.StringVar(&o.only, "only", "", "comma-separated sections to run: conn, latency, throughput, web, idle (default all)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (data dir, recordings, logs)")
 	flag.DurationVar(&o.hold, "hold", 0, "set up, print how to reach the target, bastion and relay, and keep them up this long (no measurement)")
 	flag.DurationVar(&o.budget, "budget", 8*time.Minute, "give up on what is left after this long")
@@ -201,6 +201,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	step("conn", b.connTime)
 	step("latency", b.latency)
 	step("throughput", b.throughput)
+	step("web", b.web)
 	step("idle", b.idleSessions)
 	if b.notQuiet > 0 {
 		b.table.note("the machine was still busy with other work when %d measurements started (waited 15 s each)", b.notQuiet)
