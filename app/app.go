@@ -69,6 +69,7 @@ type App struct {
 	statePath string
 	token     string // the per-launch secret of the embedded backend and the remote proxy
 	profiles  *profileStore
+	tokens    *tokenStore
 
 	mu     sync.Mutex      // guards remote and ctx
 	remote *remoteProxy    // the current Remote profile's proxy, started on demand
@@ -128,6 +129,7 @@ func New(cfg Config) (*App, error) {
 		closing:   make(chan struct{}),
 		token:     token,
 	}
+	a.tokens = &tokenStore{dir: cfg.ConfigDir}
 	a.profiles, err = loadProfiles(filepath.Join(cfg.ConfigDir, "profiles.json"))
 	if err != nil {
 		a.log.Warn("profiles not loaded; starting with Local", "err", err)
@@ -259,11 +261,38 @@ func (a *App) SwitchProfile(id string) (Profile, error) {
 	return p, nil
 }
 
+// SaveToken keeps the window's session token of the current profile, sealed
+// (see tokenStore); an empty token forgets it (logout).
+func (a *App) SaveToken(token string) error {
+	p := a.profiles.current()
+	if err := a.tokens.put(p.ID, token); err != nil {
+		a.log.Warn("session token not kept", "profile", p.Name, "err", err)
+		return err
+	}
+	if token == "" {
+		a.log.Info("session token forgotten", "profile", p.Name)
+	} else {
+		a.log.Info("session token kept, sealed", "profile", p.Name)
+	}
+	return nil
+}
+
+// LoadToken answers the saved session token of the current profile, or "".
+func (a *App) LoadToken() string {
+	p := a.profiles.current()
+	tok := a.tokens.get(p.ID)
+	a.log.Info("session token asked for", "profile", p.Name, "found", tok != "")
+	return tok
+}
+
 // RemoveProfile deletes a Remote profile (the Local one stays).
 func (a *App) RemoveProfile(id string) error {
 	wasCurrent := a.profiles.current().ID == id
 	if err := a.profiles.remove(id); err != nil {
 		return err
+	}
+	if err := a.tokens.put(id, ""); err != nil {
+		a.log.Warn("forget the removed profile's token", "err", err)
 	}
 	if wasCurrent {
 		_, err := a.SwitchProfile(LocalProfileID)

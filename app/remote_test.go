@@ -174,7 +174,7 @@ func TestProfiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &App{profiles: ps, log: discardLog(), token: "tok", closing: make(chan struct{})}
+	a := &App{profiles: ps, tokens: &tokenStore{dir: dir}, log: discardLog(), token: "tok", closing: make(chan struct{})}
 	if got := a.Profiles(); got.Current != LocalProfileID || len(got.Profiles) != 1 {
 		t.Fatalf("fresh: %+v", got)
 	}

@@ -14,7 +14,8 @@
 #     "Connect" is clicked where OCR reads it, a command is typed with xdotool, its output is read
 #     on the screen and the command is in the session's command log;
 #   - SIGTERM shuts it down cleanly, and after a resize and a relaunch on the same data dir the
-#     backend comes up again and the window has its saved size.
+#     backend comes up again, the window has its saved size and is logged in with the session
+#     token the app kept sealed (tokens.enc holds no plain token).
 # The screenshots are kept in artifacts/desktop-login.png, artifacts/desktop-after-login.png and
 # artifacts/desktop-terminal.png,
 # and on failure the app's output and log in artifacts/desktop-smoke.log.
@@ -371,6 +372,24 @@ find_window
 geometry=$(xdotool getwindowgeometry "$win" | sed -n 's/.*Geometry: //p')
 [ "$geometry" = "${RESIZE_W}x$RESIZE_H" ] || fail "relaunched window is $geometry, want the saved ${RESIZE_W}x$RESIZE_H"
 check "relaunch on the same data dir: backend ready at $base_url, window restored to $geometry"
+# The session token of the Local profile was kept, sealed: the relaunched window is logged in.
+tokens=$XDG_CONFIG_HOME/portcullis/tokens.enc
+[ -s "$tokens" ] || fail "no sealed token file $tokens after logging in"
+! grep -q 'pcs_' "$tokens" || fail "$tokens holds a session token in plain text"
+deadline=$((SECONDS + 30))
+while :; do
+	alive || exited_early
+	sleep 1
+	if import -window root "$shot" 2>"$work/import.err"; then
+		text=$(ocr "$shot")
+		grep -Eqi "$AFTER_LOGIN_WORDS" <<<"$text" && break
+		reason="OCR found no words of the app ($AFTER_LOGIN_WORDS); it read: ${text:0:300}"
+	else
+		reason="import failed: $(cat "$work/import.err")"
+	fi
+	[ $SECONDS -lt $deadline ] || fail "the relaunched window is not logged in within 30s: $reason"
+done
+check "relaunched window logged in with the sealed token (no plain token in $(basename "$tokens"))"
 shutdown
 
 save_logs

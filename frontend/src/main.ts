@@ -2,7 +2,7 @@
 import { createApp } from 'vue'
 import { createPinia } from 'pinia'
 import App from './App.vue'
-import { apiKey, createHostApi } from './api'
+import { apiKey, createHostApi, restoreToken } from './api'
 import { i18n } from './i18n'
 import { createAppRouter } from './router'
 import { useSessionStore } from './stores/session'
@@ -14,7 +14,6 @@ app.provide(apiKey, api)
 app.use(createPinia())
 app.use(i18n)
 const router = createAppRouter()
-app.use(router)
 
 // A refused session token (expired, revoked) sends the user back to the login page.
 api.client.onUnauthorized(() => {
@@ -27,4 +26,9 @@ api.client.onUnauthorized(() => {
   }
 })
 
-app.mount('#app')
+// The desktop app may hold this profile's token from the last run: use it before the router's
+// first navigation (which app.use(router) starts) decides between the login page and the app.
+void restoreToken(api).finally(() => {
+  app.use(router)
+  app.mount('#app')
+})

@@ -52,3 +52,18 @@ export function memoryCredentials(token: string | null = null, org: string | nul
     },
   }
 }
+
+/**
+ * persistedCredentials adds the desktop's sealed token keeping to base: every
+ * new token (login) and its removal (logout, a refused token) is handed to
+ * save, which seals it for the current profile; nothing else is persisted.
+ */
+export function persistedCredentials(base: Credentials, save: (token: string) => Promise<void>): Credentials {
+  return {
+    ...base,
+    setToken: (t) => {
+      base.setToken(t)
+      save(t ?? '').catch(() => undefined)
+    },
+  }
+}

@@ -48,9 +48,15 @@ export interface ProfileBinding {
   RemoveProfile: (id: string) => Promise<void>
 }
 
+/** TokenBinding keeps the session token of the current profile, sealed by the desktop app. */
+export interface TokenBinding {
+  SaveToken: (token: string) => Promise<void>
+  LoadToken: () => Promise<string>
+}
+
 declare global {
   interface Window {
-    go?: { app?: { App?: Partial<DesktopBinding & ProfileBinding> } }
+    go?: { app?: { App?: Partial<DesktopBinding & ProfileBinding & TokenBinding> } }
   }
 }
 
@@ -109,4 +115,11 @@ export function profileBinding(w: Pick<Window, 'go'> | undefined = globalThis.wi
   const { Profiles, ProbeRemote, AddRemote, SwitchProfile, RemoveProfile } = app
   if (!ProbeRemote || !AddRemote || !SwitchProfile || !RemoveProfile) return null
   return { Profiles, ProbeRemote, AddRemote, SwitchProfile, RemoveProfile }
+}
+
+/** tokenBinding returns the desktop's token keeping, or null in a browser. */
+export function tokenBinding(w: Pick<Window, 'go'> | undefined = globalThis.window): TokenBinding | null {
+  const app = w?.go?.app?.App
+  if (!app || typeof app.SaveToken !== 'function' || typeof app.LoadToken !== 'function') return null
+  return { SaveToken: app.SaveToken, LoadToken: app.LoadToken }
 }

@@ -4,8 +4,8 @@ import { adminApi } from './admin'
 import { auditApi } from './audit'
 import { authApi } from './auth'
 import { ApiClient, type ClientOptions } from './client'
-import { storageCredentials } from './credentials'
-import { cachedEndpoint, resolveEndpoint } from './host'
+import { persistedCredentials, storageCredentials } from './credentials'
+import { cachedEndpoint, resolveEndpoint, tokenBinding } from './host'
 import { meApi } from './me'
 import { liveApi } from './live'
 import { terminalApi } from './terminal'
@@ -39,13 +39,31 @@ export type Api = ReturnType<typeof createApi>
 
 /** createHostApi wires the API for the host the UI runs in (browser or desktop). */
 export function createHostApi(opts: Partial<ClientOptions> = {}): Api {
+  const base = storageCredentials(window.sessionStorage)
+  const tokens = tokenBinding(window)
   return createApi(
     new ApiClient({
       endpoint: cachedEndpoint(() => resolveEndpoint(window)),
-      credentials: storageCredentials(window.sessionStorage),
+      credentials: tokens ? persistedCredentials(base, tokens.SaveToken) : base,
       ...opts,
     }),
   )
+}
+
+/**
+ * restoreToken puts the desktop's saved token of the current profile into the
+ * page's credentials when it has none (a restart of the app); in a browser it
+ * does nothing. A stale token is refused by the server and cleared as usual.
+ */
+export async function restoreToken(api: Api): Promise<void> {
+  const tokens = tokenBinding(window)
+  if (!tokens || api.client.credentials.token()) return
+  try {
+    const saved = await tokens.LoadToken()
+    if (saved) storageCredentials(window.sessionStorage).setToken(saved)
+  } catch {
+    // nothing saved, or the app cannot open it: log in again
+  }
 }
 
 /** apiKey provides the Api to components and stores. */
