@@ -237,6 +237,7 @@ func (a *App) AddRemote(name, url, fingerprint string) (Profile, error) {
 	p, err := a.profiles.add(name, probe.URL, probe.Fingerprint)
 	if err == nil {
 		a.log.Info("remote profile added", "profile", p.Name, "url", p.URL, "sha256", p.Fingerprint)
+		a.refreshMenu()
 	}
 	return p, err
 }
@@ -256,6 +257,7 @@ func (a *App) SwitchProfile(id string) (Profile, error) {
 	a.mu.Unlock()
 	if ctx != nil {
 		runtime.WindowSetTitle(ctx, windowTitle(p))
+		a.refreshMenu()
 	}
 	a.log.Info("profile switched", "profile", p.Name, "kind", p.Kind)
 	return p, nil
@@ -294,6 +296,7 @@ func (a *App) RemoveProfile(id string) error {
 	if err := a.tokens.put(id, ""); err != nil {
 		a.log.Warn("forget the removed profile's token", "err", err)
 	}
+	a.refreshMenu()
 	if wasCurrent {
 		_, err := a.SwitchProfile(LocalProfileID)
 		return err
@@ -317,6 +320,7 @@ func Options(a *App) *options.App {
 	}
 	return &options.App{
 		Title:            windowTitle(a.profiles.current()),
+		Menu:             a.appMenu(),
 		Width:            state.Width,
 		Height:           state.Height,
 		MinWidth:         minWidth,
