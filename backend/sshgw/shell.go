@@ -215,6 +215,9 @@ func (sc *sessionChan) relay(ctx context.Context, up *upstream, target term.Targ
 	}
 	select {
 	case <-live.Killed():
+		if c.events != nil {
+			c.events(term.Event{Kind: term.EventKilled, Message: live.KillReason()})
+		}
 		return res, true
 	default:
 		return res, false

@@ -197,14 +197,18 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 
 // Event is a change of a command's fate, for Config.Events.
 type Event struct {
-	Kind    string `json:"kind"`    // a Verdict* value, or "awaiting_approval"
+	Kind    string `json:"kind"`    // a Verdict* value, EventAwaitingApproval or EventKilled
 	Command string `json:"command"` // the command line, cut to maxLoggedCommand
 	Rule    string `json:"rule"`    // the filter that decided, if any
 	Message string `json:"message"` // what the terminal was told, in the session's language
 }
 
-// EventAwaitingApproval is the Event kind of a command held for an approver.
-const EventAwaitingApproval = "awaiting_approval"
+// Event kinds besides the verdicts: a command held for an approver, and the
+// session killed by an administrator (Message: "killed by <admin>: <reason>").
+const (
+	EventAwaitingApproval = "awaiting_approval"
+	EventKilled           = "killed"
+)
 
 // event tells Config.Events.
 func (r *relay) event(kind, cmd, rule, msg string) {

@@ -258,6 +258,9 @@ describe('the web terminal', () => {
     await adm.page.getByTestId('live-kill-reason').fill(KILL_REASON)
     await adm.page.getByRole('button', { name: 'Kill' }).last().click()
     await screenShows(a.page, 'terminal-screen', KILL_REASON)
+    await waitUntil(async () => (await a.page.getByTestId('terminal-detail').innerText()).includes(KILL_REASON), {
+      message: "the kill reason in alice's status line",
+    })
     await waitUntil(
       async () => (await a.page.getByTestId('terminal-pane').getAttribute('data-state')) !== 'connected',
       {

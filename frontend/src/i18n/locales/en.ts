@@ -209,6 +209,7 @@ export default {
     commandBody: '{user} on {asset}',
   },
   terminal: {
+    killed: 'session ended: {reason}',
     search: 'Search the scrollback',
     smaller: 'Smaller font',
     larger: 'Larger font',

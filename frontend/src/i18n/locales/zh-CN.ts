@@ -210,6 +210,7 @@ const zhCN: typeof en = {
     commandBody: '{user} 在 {asset}',
   },
   terminal: {
+    killed: '会话已结束：{reason}',
     search: '搜索回滚缓冲区',
     smaller: '缩小字体',
     larger: '放大字体',
