@@ -3,6 +3,7 @@ package record
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -283,21 +284,29 @@ func (w *CastWriter) add(kind byte, p []byte) error {
 	t := max(now.Sub(w.start), w.last)
 	w.last = t
 	if len(w.q.data) > 0 && len(w.q.data)+len(p) > w.opts.BufferLimit {
-		if w.opts.Policy == Pace && !w.stalled {
-			if !w.waitPace(len(p)) {
-				switch {
-				case w.closing:
-					return ErrClosed
-				case w.err != nil:
-					w.drops.Add(int64(len(p)))
-					return w.err
-				}
+		switch {
+		case w.opts.Policy == Pace && !w.stalled:
+			switch err := w.waitRoom(len(p)); {
+			case errors.Is(err, errStalled):
+				w.stalled = true
+				w.log.Error("recording: disk made no progress, dropping output until it does", "stall", w.opts.StallTimeout)
 				return w.dropLocked(t, len(p))
+			case errors.Is(err, ErrClosed):
+				return err
+			case err != nil:
+				w.drops.Add(int64(len(p)))
+				return err
 			}
-		} else if w.opts.Policy != FailClosed {
+		case w.opts.Policy != FailClosed:
 			return w.dropLocked(t, len(p))
-		} else if err := w.waitRoom(len(p)); err != nil {
-			return err
+		default:
+			if err := w.waitRoom(len(p)); errors.Is(err, errStalled) {
+				w.failLocked(fmt.Errorf("%w: no room for %d bytes within %v", ErrBehind, len(p), w.opts.StallTimeout))
+				w.drops.Add(int64(len(p)))
+				return w.err
+			} else if err != nil {
+				return err
+			}
 		}
 	}
 	if w.dropped > 0 {
@@ -326,38 +335,6 @@ func (w *CastWriter) dropLocked(t time.Duration, n int) error {
 	return nil
 }
 
-// waitPace waits, with w.mu held, until n bytes fit into the buffer (Pace). It reports
-// false when no room came within StallTimeout, or the recorder closed or failed
-// meanwhile; after a timeout the recorder drops until the writer takes a batch.
-func (w *CastWriter) waitPace(n int) bool {
-	timer := time.NewTimer(w.opts.StallTimeout)
-	defer timer.Stop()
-	for len(w.q.data) > 0 && len(w.q.data)+n > w.opts.BufferLimit {
-		if w.room == nil {
-			w.room = make(chan struct{})
-		}
-		room := w.room
-		w.kickLocked()
-		w.mu.Unlock()
-		timedOut := false
-		select {
-		case <-room:
-		case <-timer.C:
-			timedOut = true
-		}
-		w.mu.Lock()
-		switch {
-		case w.closing || w.err != nil:
-			return false
-		case timedOut && len(w.q.data)+n > w.opts.BufferLimit:
-			w.stalled = true
-			w.log.Error("recording: disk made no progress, dropping output until it does", "stall", w.opts.StallTimeout)
-			return false
-		}
-	}
-	return true
-}
-
 func (w *CastWriter) kickLocked() {
 	w.kicked = true
 	select {
@@ -366,8 +343,13 @@ func (w *CastWriter) kickLocked() {
 	}
 }
 
-// waitRoom waits, with w.mu held, until n bytes fit into the buffer (FailClosed), or
-// fails the recorder after StallTimeout.
+// errStalled is waitRoom's answer when no room came within StallTimeout; the
+// policy decides what follows (Pace drops, FailClosed fails the recorder).
+var errStalled = errors.New("record: no room within the stall timeout")
+
+// waitRoom waits, with w.mu held, until n bytes fit into the buffer (Pace and
+// FailClosed). It returns ErrClosed or the recorder's error when either comes
+// meanwhile, and errStalled when no room came within StallTimeout.
 func (w *CastWriter) waitRoom(n int) error {
 	timer := time.NewTimer(w.opts.StallTimeout)
 	defer timer.Stop()
@@ -391,9 +373,7 @@ func (w *CastWriter) waitRoom(n int) error {
 		case w.err != nil:
 			return w.err
 		case timedOut && len(w.q.data)+n > w.opts.BufferLimit:
-			w.failLocked(fmt.Errorf("%w: no room for %d bytes within %v", ErrBehind, n, w.opts.StallTimeout))
-			w.drops.Add(int64(n))
-			return w.err
+			return errStalled
 		}
 	}
 	return nil
