@@ -20,9 +20,11 @@ type decision struct {
 	by       string
 }
 
-type approvalSub struct {
+// sub is a subscriber to the approvals or the flagged commands of an
+// organization (0: of every organization).
+type sub[T any] struct {
 	org uint
-	ch  chan store.Approval
+	ch  chan T
 }
 
 // approvalSubBuffer is how many approval updates a subscriber may fall behind;
@@ -244,39 +246,11 @@ func (r *Registry) ExpireStale(ctx context.Context, orgID uint) (int, error) {
 // than 64 updates behind misses updates and should re-read GET /approvals.
 // Call cancel to unsubscribe; it closes the channel.
 func (r *Registry) SubscribeApprovals(orgID uint) (<-chan store.Approval, func()) {
-	s := &approvalSub{org: orgID, ch: make(chan store.Approval, approvalSubBuffer)}
-	r.mu.Lock()
-	r.subs[s] = struct{}{}
-	r.mu.Unlock()
-	var once sync.Once
-	return s.ch, func() {
-		once.Do(func() {
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			delete(r.subs, s)
-			close(s.ch)
-		})
-	}
+	return subscribe(r, r.subs, orgID)
 }
 
 func (r *Registry) publish(a store.Approval) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for s := range r.subs {
-		if s.org != 0 && s.org != a.OrgID {
-			continue
-		}
-		select {
-		case s.ch <- a:
-		default:
-			r.log.Warn("approval subscriber too slow; update skipped", "approval", a.ID)
-		}
-	}
-}
-
-type commandSub struct {
-	org uint
-	ch  chan store.Command
+	deliver(r, r.subs, a.OrgID, a, "approval subscriber too slow; update skipped", "approval", a.ID)
 }
 
 // SubscribeCommands delivers the commands of the organization's sessions (0:
@@ -284,32 +258,44 @@ type commandSub struct {
 // allow (denied, warned, approved, rejected, expired), for the admins' real-
 // time notifications. Like SubscribeApprovals it never blocks the sessions.
 func (r *Registry) SubscribeCommands(orgID uint) (<-chan store.Command, func()) {
-	s := &commandSub{org: orgID, ch: make(chan store.Command, approvalSubBuffer)}
+	return subscribe(r, r.cmdSubs, orgID)
+}
+
+func (r *Registry) publishCommand(c store.Command) {
+	deliver(r, r.cmdSubs, c.OrgID, c, "command subscriber too slow; update skipped", "session", c.SessionID)
+}
+
+// subscribe adds a subscriber of orgID to set; cancel removes it and closes
+// its channel.
+func subscribe[T any](r *Registry, set map[*sub[T]]struct{}, orgID uint) (<-chan T, func()) {
+	s := &sub[T]{org: orgID, ch: make(chan T, approvalSubBuffer)}
 	r.mu.Lock()
-	r.cmdSubs[s] = struct{}{}
+	set[s] = struct{}{}
 	r.mu.Unlock()
 	var once sync.Once
 	return s.ch, func() {
 		once.Do(func() {
 			r.mu.Lock()
 			defer r.mu.Unlock()
-			delete(r.cmdSubs, s)
+			delete(set, s)
 			close(s.ch)
 		})
 	}
 }
 
-func (r *Registry) publishCommand(c store.Command) {
+// deliver hands v (of organization org) to the subscribers of set without
+// ever waiting: a subscriber that is behind misses it, and the log says so.
+func deliver[T any](r *Registry, set map[*sub[T]]struct{}, org uint, v T, skipped string, args ...any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for s := range r.cmdSubs {
-		if s.org != 0 && s.org != c.OrgID {
+	for s := range set {
+		if s.org != 0 && s.org != org {
 			continue
 		}
 		select {
-		case s.ch <- c:
+		case s.ch <- v:
 		default:
-			r.log.Warn("command subscriber too slow; update skipped", "session", c.SessionID)
+			r.log.Warn(skipped, args...)
 		}
 	}
 }

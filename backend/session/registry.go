@@ -141,10 +141,10 @@ type Registry struct {
 
 	mu      sync.Mutex // guards the maps below
 	lives   map[string]*Live
-	shares  map[string]share          // by SHA-256 hex of the token
-	waiters map[uint]chan decision    // pending approvals waited for on this node
-	subs    map[*approvalSub]struct{} // approval subscribers
-	cmdSubs map[*commandSub]struct{}  // subscribers to flagged commands
+	shares  map[string]share                  // by SHA-256 hex of the token
+	waiters map[uint]chan decision            // pending approvals waited for on this node
+	subs    map[*sub[store.Approval]]struct{} // approval subscribers
+	cmdSubs map[*sub[store.Command]]struct{}  // subscribers to flagged commands
 }
 
 // NewRegistry returns an empty registry of node's live sessions. aud may be
@@ -159,8 +159,8 @@ func NewRegistry(db *gorm.DB, aud *audit.Logger, log *slog.Logger, clock func() 
 	r := &Registry{
 		db: db, aud: aud, log: log.With("component", "session"), clock: clock, node: node,
 		ringSize: DefaultRingSize, watchBuffer: DefaultWatchBuffer, poll: DefaultApprovalPoll,
-		lives: map[string]*Live{}, shares: map[string]share{}, waiters: map[uint]chan decision{}, subs: map[*approvalSub]struct{}{},
-		cmdSubs: map[*commandSub]struct{}{},
+		lives: map[string]*Live{}, shares: map[string]share{}, waiters: map[uint]chan decision{}, subs: map[*sub[store.Approval]]struct{}{},
+		cmdSubs: map[*sub[store.Command]]struct{}{},
 	}
 	for _, o := range opts {
 		o(r)
