@@ -2,10 +2,8 @@ package app
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/tls"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +15,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/portcullis/portcullis/backend/server"
 )
 
 // A Remote profile reaches a portcullisd over HTTPS whose certificate the user
@@ -33,21 +33,6 @@ var ErrCertificateChanged = errors.New("the server's certificate changed")
 
 // CodeCertificateChanged is the API error code the proxy answers then.
 const CodeCertificateChanged = "certificate_changed"
-
-// fingerprint is the SHA-256 of a DER certificate as colon-separated hex
-// (the form portcullisd prints at start).
-func fingerprint(der []byte) string {
-	sum := sha256.Sum256(der)
-	h := strings.ToUpper(hex.EncodeToString(sum[:]))
-	var b strings.Builder
-	for i := 0; i < len(h); i += 2 {
-		if i > 0 {
-			b.WriteByte(':')
-		}
-		b.WriteString(h[i : i+2])
-	}
-	return b.String()
-}
 
 // normalizeURL checks a server URL: https, a host, nothing after the host.
 func normalizeURL(raw string) (*url.URL, error) {
@@ -75,7 +60,7 @@ func pinnedTLS(pin string, got *string) *tls.Config {
 			if len(cs.PeerCertificates) == 0 {
 				return errors.New("no certificate")
 			}
-			fp := fingerprint(cs.PeerCertificates[0].Raw)
+			fp := server.Fingerprint(cs.PeerCertificates[0].Raw) // the form portcullisd prints at start
 			if got != nil {
 				*got = fp
 			}

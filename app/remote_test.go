@@ -146,7 +146,7 @@ func TestRemoteProxyWebSocket(t *testing.T) {
 	}))
 	defer ts.Close()
 	target, _ := url.Parse(ts.URL)
-	proxy, err := startRemoteProxy(target, fingerprint(ts.Certificate().Raw), "tok", wailsOrigin, discardLog())
+	proxy, err := startRemoteProxy(target, server.Fingerprint(ts.Certificate().Raw), "tok", wailsOrigin, discardLog())
 	if err != nil {
 		t.Fatal(err)
 	}
