@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -313,7 +314,7 @@ func (t *wsTerminal) Read(p []byte) (int, error) {
 // and otherwise ignored: the session goes on.
 func (t *wsTerminal) control(data []byte) {
 	var c terminalControl
-	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
 		t.sendJSON(terminalControl{Type: "error", Message: "bad control frame: " + cutUTF8(err.Error(), 200)})
