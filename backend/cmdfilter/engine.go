@@ -389,6 +389,18 @@ func (e *Engine) Check(s Scope, command string) Verdict {
 	return v
 }
 
+// CheckStatement returns the verdict for one statement of a program that is
+// not a shell (a database client): the statement is matched as a whole, not
+// cut into lines and simple commands, since ";", "|" and newlines mean other
+// things there ("DELETE FROM t\nWHERE id = 1" is one statement). A nil
+// engine, or a scope of another organization, gets a low-risk verdict.
+func (e *Engine) CheckStatement(s Scope, stmt string) Verdict {
+	if e == nil || (s.OrgID != 0 && s.OrgID != e.orgID) {
+		return Verdict{Risk: RiskLow}
+	}
+	return e.checkWhole(s, bound(stmt))
+}
+
 // Continued reports whether a line ends in an unescaped backslash, so that
 // a shell reads the next line as part of the same command.
 func Continued(line string) bool {

@@ -269,6 +269,7 @@ func TestValidateGroup(t *testing.T) {
 		wantErr             bool
 	}{
 		{"commands", KindCommand, store.DangerousCommands, false},
+		{"sql", KindRegex, store.DangerousSQL, false},
 		{"regexes", KindRegex, "^rm\\b\n(?i)drop", false},
 		{"bad regex", KindRegex, "ok\n(unclosed", true},
 		{"unknown kind", "glob", "rm", true},
@@ -304,4 +305,51 @@ func FuzzCheck(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestBuiltinSQLGroup(t *testing.T) {
+	e := Compile(1, []store.CommandFilter{{
+		ID: 1, OrgID: 1, Name: "Deny dangerous SQL", Priority: 11, Action: store.FilterDeny, IsActive: true,
+		Groups: []store.CommandGroup{{ID: 2, Name: "Dangerous SQL", Kind: KindRegex, Content: store.DangerousSQL, IgnoreCase: true}},
+	}})
+	if p := e.Problems(); len(p) > 0 {
+		t.Fatalf("built-in SQL group does not compile: %v", p)
+	}
+	tests := []struct {
+		stmt string
+		deny bool
+	}{
+		{"DROP DATABASE shop;", true},
+		{"drop schema if exists shop", true},
+		{"/* tidy */ DROP /**/ DATABASE shop;", true},
+		{"DROP\nDATABASE shop;", true},
+		{"DROP TABLE orders;", true},
+		{"drop temporary table t", true},
+		{"TRUNCATE orders;", true},
+		{"truncate table orders", true},
+		{"DELETE FROM orders;", true},
+		{"delete from shop.orders as o;", true},
+		{"DELETE FROM orders\\G", true},
+		{"FLUSHALL", true},
+		{"flushdb async", true},
+		{"3 FLUSHALL", true},
+		{"CONFIG SET requirepass x", true},
+		{"DELETE FROM orders WHERE id = 1;", false},
+		{"delete from orders\nwhere id = 1", false},
+		{"SELECT truncate(1.25, 1);", false},
+		{"select 'drop database x'", false},
+		{"CREATE DATABASE shop;", false},
+		{"DROP INDEX idx ON t;", false},
+		{"CONFIG GET maxmemory", false},
+		{"truncate -s 0 app.log", false},
+		{"git config set user.name x", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.stmt, func(t *testing.T) {
+			v := e.CheckStatement(Scope{OrgID: 1}, tt.stmt)
+			if got := v.Action == store.FilterDeny; got != tt.deny {
+				t.Errorf("got deny %v (%+v), want %v", got, v, tt.deny)
+			}
+		})
+	}
 }

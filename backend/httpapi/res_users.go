@@ -283,14 +283,9 @@ func (a *API) registerUsers() {
 	})
 }
 
-// seedOrg gives a new organization its own copy of the built-in dangerous-commands group and filter.
+// seedOrg gives a new organization its own copy of the built-in command groups and filters.
 func (a *API) seedOrg(ctx context.Context, tx *gorm.DB, orgID uint) error {
-	g := store.CommandGroup{OrgID: orgID, Name: "Dangerous commands", Kind: "command", Content: store.DangerousCommands, Builtin: true}
-	if err := tx.WithContext(ctx).Create(&g).Error; err != nil {
-		return err
-	}
-	f := store.CommandFilter{OrgID: orgID, Name: "Deny dangerous commands", Priority: 10, Action: store.FilterDeny, IsActive: true, Groups: []store.CommandGroup{g}}
-	return tx.WithContext(ctx).Create(&f).Error
+	return store.SeedOrg(ctx, tx, orgID)
 }
 
 func (a *API) saveGroup(ctx context.Context, tx *gorm.DB, rc *reqCtx, g *store.UserGroup, in *groupIn, creating bool) error {

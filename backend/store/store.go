@@ -175,6 +175,73 @@ chown -R /
 > /dev/vda
 > /dev/nvme0n1`
 
+// DangerousSQL is the content of the built-in "dangerous SQL" group (kind
+// "regex", case-insensitive), checked against each statement of a database
+// session (dbgw splits the lines typed into statements): dropping a database,
+// schema or table, TRUNCATE, DELETE without WHERE, and Redis' FLUSHALL,
+// FLUSHDB and CONFIG SET. Comments between the words do not hide them.
+const DangerousSQL = `(?s)^(\s|/\*.*?\*/)*drop(\s|/\*.*?\*/)+(database|schema)\b
+(?s)^(\s|/\*.*?\*/)*drop(\s|/\*.*?\*/)+(temporary(\s|/\*.*?\*/)+)?table\b
+(?s)^(\s|/\*.*?\*/)*truncate(\s|/\*.*?\*/)+(table\b|[a-z_"\x60])
+(?s)^(\s|/\*.*?\*/)*delete(\s|/\*.*?\*/)+from(\s|/\*.*?\*/)+[^\s;]+(\s+(as\s+)?[a-z_]\w*)?\s*(;|\\g|\\G)?\s*$
+^\s*(\d+\s+)?flushall\b
+^\s*(\d+\s+)?flushdb\b
+^\s*(\d+\s+)?config\s+set\b`
+
+// builtinFilter is a command group and the filter that denies it, given to
+// every organization once.
+type builtinFilter struct {
+	group    CommandGroup
+	filter   string
+	priority int
+}
+
+// builtinFilters returns the command groups (with their deny filters) that
+// every organization starts with: dangerous shell commands and dangerous SQL.
+func builtinFilters() []builtinFilter {
+	return []builtinFilter{
+		{CommandGroup{Name: "Dangerous commands", Kind: "command", Content: DangerousCommands,
+			Comment: "Commands that destroy data or stop the machine. Edit as you see fit."}, "Deny dangerous commands", 10},
+		{CommandGroup{Name: "Dangerous SQL", Kind: "regex", Content: DangerousSQL, IgnoreCase: true,
+			Comment: "Database statements that destroy data (checked per statement in database sessions). Edit as you see fit."}, "Deny dangerous SQL", 11},
+	}
+}
+
+// SeedOrg gives an organization the built-in command groups and filters it
+// has not been given yet. Each is given once: one that an administrator
+// deleted does not come back (a setting remembers it was seeded).
+func SeedOrg(ctx context.Context, tx *gorm.DB, orgID uint) error {
+	for _, b := range builtinFilters() {
+		key := fmt.Sprintf("seeded.%d.%s", orgID, strings.ToLower(strings.ReplaceAll(b.group.Name, " ", "_")))
+		var n int64
+		if err := tx.WithContext(ctx).Model(&Setting{}).Where("key = ?", key).Count(&n).Error; err != nil {
+			return fmt.Errorf("store: seed: %w", err)
+		}
+		if n > 0 {
+			continue
+		}
+		// Databases made before the marker existed already hold the first group.
+		if err := tx.WithContext(ctx).Model(&CommandGroup{}).Where("org_id = ? AND name = ?", orgID, b.group.Name).Count(&n).Error; err != nil {
+			return fmt.Errorf("store: seed: %w", err)
+		}
+		if n == 0 {
+			g := b.group
+			g.OrgID, g.Builtin = orgID, true
+			if err := tx.WithContext(ctx).Create(&g).Error; err != nil {
+				return fmt.Errorf("store: seed command group %q: %w", g.Name, err)
+			}
+			f := CommandFilter{OrgID: orgID, Name: b.filter, Priority: b.priority, Action: FilterDeny, IsActive: true, Groups: []CommandGroup{g}}
+			if err := tx.WithContext(ctx).Create(&f).Error; err != nil {
+				return fmt.Errorf("store: seed command filter %q: %w", f.Name, err)
+			}
+		}
+		if err := tx.WithContext(ctx).Create(&Setting{Key: key, Value: "1"}).Error; err != nil {
+			return fmt.Errorf("store: seed: %w", err)
+		}
+	}
+	return nil
+}
+
 func (s *Store) seed(ctx context.Context) error {
 	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var n int64
@@ -192,22 +259,13 @@ func (s *Store) seed(ctx context.Context) error {
 				return fmt.Errorf("store: seed platform %s: %w", p.Name, err)
 			}
 		}
-		var org Organization
-		if err := tx.Where("builtin = ?", true).Order("id").First(&org).Error; err != nil {
+		var orgs []uint
+		if err := tx.Model(&Organization{}).Order("id").Pluck("id", &orgs).Error; err != nil {
 			return fmt.Errorf("store: seed: %w", err)
 		}
-		if err := tx.Model(&CommandGroup{}).Where("builtin = ? AND org_id = ?", true, org.ID).Count(&n).Error; err != nil {
-			return fmt.Errorf("store: seed: %w", err)
-		}
-		if n == 0 {
-			g := CommandGroup{OrgID: org.ID, Name: "Dangerous commands", Kind: "command", Content: DangerousCommands, Builtin: true,
-				Comment: "Commands that destroy data or stop the machine. Edit as you see fit."}
-			if err := tx.Create(&g).Error; err != nil {
-				return fmt.Errorf("store: seed command group: %w", err)
-			}
-			f := CommandFilter{OrgID: org.ID, Name: "Deny dangerous commands", Priority: 10, Action: FilterDeny, IsActive: true, Groups: []CommandGroup{g}}
-			if err := tx.Create(&f).Error; err != nil {
-				return fmt.Errorf("store: seed command filter: %w", err)
+		for _, id := range orgs {
+			if err := SeedOrg(ctx, tx, id); err != nil {
+				return err
 			}
 		}
 		return nil

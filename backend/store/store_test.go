@@ -28,8 +28,22 @@ func TestMigrateSeedsAndIsIdempotent(t *testing.T) {
 			t.Fatalf("orgs after two migrations: got %d, want 1", n)
 		}
 		s.DB.Model(&store.CommandGroup{}).Where("builtin = ?", true).Count(&n)
+		if n != 2 {
+			t.Fatalf("built-in command groups: got %d, want 2 (commands, SQL)", n)
+		}
+		// A built-in group an administrator deleted does not come back.
+		if err := s.DB.Where("name = ?", "Deny dangerous SQL").Delete(&store.CommandFilter{}).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DB.Where("name = ?", "Dangerous SQL").Delete(&store.CommandGroup{}).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatalf("third migrate: %v", err)
+		}
+		s.DB.Model(&store.CommandGroup{}).Where("builtin = ?", true).Count(&n)
 		if n != 1 {
-			t.Fatalf("built-in command groups: got %d, want 1", n)
+			t.Fatalf("built-in command groups after one was deleted: got %d, want 1", n)
 		}
 		var p store.Platform
 		if err := s.DB.Where("name = ?", "Linux").First(&p).Error; err != nil {

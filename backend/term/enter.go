@@ -61,6 +61,9 @@ func (r *relay) enter(ctx context.Context, enter []byte) bool {
 	// they tell the line for sure (typed or pasted text, simple erasing): an
 	// echo that arrived late, or a screen misread, must let nothing through.
 	cmd := strings.TrimSpace(res.cmd)
+	if r.cfg.Statements != nil {
+		return r.enterStatements(ctx, enter, cmd)
+	}
 	text, v := cmd, r.check(cmd)
 	if rawSure && raw != cmd {
 		if rv := r.check(raw); cmdfilter.Severity(rv.Action) > cmdfilter.Severity(v.Action) {
@@ -88,6 +91,68 @@ func (r *relay) enter(ctx context.Context, enter []byte) bool {
 		r.event(VerdictWarned, text, v.FilterName, "")
 	default:
 		r.logCommand(text, v, VerdictAllowed)
+	}
+	r.sendEnter(enter)
+	return true
+}
+
+// enterStatements handles an Enter when the program's lines are grouped into
+// statements (Config.Statements): a line that ends no statement goes through
+// unchecked, since the program only buffers it; the statements a line ends
+// are checked and logged one by one, and the line is refused as a whole when
+// one of them is denied (none of them runs) or the program's own rules
+// refuse it. A refused line is abandoned together with the statement it
+// would have ended.
+func (r *relay) enterStatements(ctx context.Context, enter []byte, line string) bool {
+	st := r.cfg.Statements
+	stmts, err := st.Line(line)
+	if err != nil {
+		v := cmdfilter.Verdict{Action: store.FilterDeny, Risk: cmdfilter.RiskOf(store.FilterDeny)}
+		r.logCommand(line, v, VerdictDenied)
+		r.abandonLine(ctx)
+		st.Reset()
+		msg := Message(r.cfg.Lang, MsgRefused, err.Error())
+		r.notify(msg)
+		r.event(VerdictDenied, line, "", msg)
+		return false
+	}
+	if len(stmts) == 0 {
+		r.sendEnter(enter)
+		return true
+	}
+	verdicts := make([]cmdfilter.Verdict, len(stmts))
+	worst := 0
+	for i, s := range stmts {
+		verdicts[i] = r.cfg.Filter.CheckStatement(r.cfg.Scope, s)
+		if cmdfilter.Severity(verdicts[i].Action) > cmdfilter.Severity(verdicts[worst].Action) {
+			worst = i
+		}
+	}
+	switch v := verdicts[worst]; v.Action {
+	case store.FilterDeny:
+		for _, s := range stmts {
+			r.logCommand(s, v, VerdictDenied)
+		}
+		r.abandonLine(ctx)
+		st.Reset()
+		msg := Message(r.cfg.Lang, MsgDenied, v.FilterName, stmts[worst])
+		r.notify(msg)
+		r.event(VerdictDenied, stmts[worst], v.FilterName, msg)
+		return false
+	case store.FilterConfirm:
+		if !r.confirm(ctx, enter, strings.Join(stmts, "\n"), v) {
+			st.Reset()
+			return false
+		}
+		return true
+	}
+	for i, s := range stmts {
+		if verdicts[i].Action == store.FilterWarn {
+			r.logCommand(s, verdicts[i], VerdictWarned)
+			r.event(VerdictWarned, s, verdicts[i].FilterName, "")
+		} else {
+			r.logCommand(s, verdicts[i], VerdictAllowed)
+		}
 	}
 	r.sendEnter(enter)
 	return true

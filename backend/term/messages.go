@@ -42,6 +42,9 @@ const (
 	MsgMaxDuration
 	// MsgRecordingFailed is shown when the session ends because its recording failed.
 	MsgRecordingFailed
+	// MsgRefused has one argument: why the program's own rules (term.Statements)
+	// refused the line, e.g. a database client's shell escape.
+	MsgRefused
 	numMessages
 )
 
@@ -62,6 +65,7 @@ var messages = map[string][numMessages]string{
 		MsgIdle:                "\r\n[Portcullis] Session closed: no input for %s.\r\n",
 		MsgMaxDuration:         "\r\n[Portcullis] Session closed: maximum duration of %s reached.\r\n",
 		MsgRecordingFailed:     "\r\n[Portcullis] Session closed: it can no longer be recorded.\r\n",
+		MsgRefused:             "\r\n[Portcullis] Refused: %s\r\n",
 	},
 	"zh-CN": {
 		MsgLocked:              "\r\n[Portcullis] 您的输入已被管理员锁定。\r\n",
@@ -78,6 +82,7 @@ var messages = map[string][numMessages]string{
 		MsgIdle:                "\r\n[Portcullis] 会话已关闭：%s 内无输入。\r\n",
 		MsgMaxDuration:         "\r\n[Portcullis] 会话已关闭：已达到最长时长 %s。\r\n",
 		MsgRecordingFailed:     "\r\n[Portcullis] 会话已关闭：无法继续录像。\r\n",
+		MsgRefused:             "\r\n[Portcullis] 已拒绝：%s\r\n",
 	},
 }
 

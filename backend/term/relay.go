@@ -116,6 +116,12 @@ type Config struct {
 	// ClearLine is sent to the target to abandon a refused command line;
 	// default Ctrl-E Ctrl-U Ctrl-C, see defaultClearLine.
 	ClearLine []byte
+	// Statements, when set, groups the lines the user enters into the
+	// commands that are checked and logged: a database client's SQL
+	// statement may span lines and end at a ";", and some lines (a client's
+	// shell escape) are refused whatever the filters say. Nil: each line
+	// is one command.
+	Statements Statements
 	// Notify, when set, is called on its own goroutine for each command that
 	// matched a warn, confirm or deny rule, after it was logged, so that the
 	// caller can alert administrators and audit it.
@@ -131,6 +137,21 @@ type Config struct {
 	Clock func() time.Time // nil: time.Now; drives idle timeout, maximum duration and command times
 
 	tick time.Duration // how often timeouts are checked and counts reported; tests shorten it
+}
+
+// Statements turns the lines a user enters at a program's prompt into the
+// commands to check and log (dbgw's SQL and Redis dialects).
+type Statements interface {
+	// Line takes one line the user entered (the text after the prompt,
+	// trimmed). It returns the commands the line completes, in order: none
+	// while a statement goes on over several lines, several for
+	// "select 1; select 2;". A non-nil error refuses the line whatever the
+	// filters say (a shell escape, a statement too long to check); its text
+	// is shown to the user. The relay calls Reset after it refused a line.
+	Line(line string) ([]string, error)
+	// Reset forgets the unfinished statement: the relay abandoned it in the
+	// program with ClearLine.
+	Reset()
 }
 
 // Result sums up a session that ended.
