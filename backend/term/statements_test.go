@@ -71,7 +71,7 @@ func TestStatements(t *testing.T) {
 		before := len(e.commands())
 		m := e.user.mark()
 		e.user.typeKeys(t, "touch ESCAPE\r")
-		m = e.user.waitFor(t, m, "[Portcullis] Refused: escapes are disabled")
+		e.user.waitFor(t, m, "[Portcullis] Refused: escapes are disabled")
 		e.run("echo after")
 		if e.exists("ESCAPE") {
 			t.Fatal("the refused line ran")
