@@ -13,6 +13,7 @@ import (
 
 	"github.com/portcullis/portcullis/backend/audit"
 	"github.com/portcullis/portcullis/backend/auth"
+	"github.com/portcullis/portcullis/backend/dbgw"
 	"github.com/portcullis/portcullis/backend/perm"
 	"github.com/portcullis/portcullis/backend/session"
 	"github.com/portcullis/portcullis/backend/settings"
@@ -61,6 +62,9 @@ type Config struct {
 	DialTimeout time.Duration
 	// ServerVersion is the SSH identification string.
 	ServerVersion string
+	// Databases configures the database clients of database sessions
+	// (private directories, the user they run as).
+	Databases dbgw.Options
 }
 
 // CheckAndSetDefaults fills zero values with defaults and validates the rest.

@@ -47,6 +47,7 @@ type conn struct {
 	target      Target
 	via         string           // ViaSSH or ViaWeb: how the user reached the gateway
 	events      func(term.Event) // the web terminal's status line; nil for SSH
+	protocol    string           // the protocol a web terminal's token named; empty: any, SSH first
 	badNameDone bool             // the malformed user name was audited
 	keyRefused  bool             // a public key was offered and refused
 	loginLogged bool             // auth.Service wrote a login log row for this connection

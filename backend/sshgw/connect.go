@@ -17,6 +17,7 @@ import (
 	"github.com/portcullis/portcullis/backend/hostkey"
 	"github.com/portcullis/portcullis/backend/perm"
 	"github.com/portcullis/portcullis/backend/store"
+	"github.com/portcullis/portcullis/backend/term"
 )
 
 // Protocols the gateway reaches targets by.
@@ -24,6 +25,10 @@ const (
 	protoSSH    = "ssh"
 	protoTelnet = "telnet"
 )
+
+// interactiveProtocols are the protocols of an interactive session, in order
+// of preference when the user names none: SSH, telnet, then the databases.
+var interactiveProtocols = []string{protoSSH, protoTelnet, "mysql", "mariadb", "postgresql", "redis"}
 
 // userError is an error told to the user in their language; err is the
 // detail for the log.
@@ -70,6 +75,9 @@ type upstream struct {
 	login   string      // username on the target
 	account string      // account name recorded (the login for @INPUT and @USER)
 	client  *ssh.Client // SSH targets
+
+	statements term.Statements // database targets: the client's statement grammar
+	clearLine  []byte          // database targets: abandons a refused line in the client
 
 	agentOnce sync.Once // the agent channel handler is registered once
 }
@@ -273,7 +281,8 @@ func (c *conn) dialError(ctx context.Context, p *pick, login string, err error) 
 
 // direct returns the connection to the target named by the SSH user name,
 // dialing it on first use; channels of one client connection share it.
-func (c *conn) direct(ctx context.Context, lang string, ask prompter, choose func([]perm.AccountGrant) (perm.AccountGrant, error)) (*upstream, error) {
+// picked, when not nil, is the target already resolved by the caller.
+func (c *conn) direct(ctx context.Context, picked *pick, lang string, ask prompter, choose func([]perm.AccountGrant) (perm.AccountGrant, error)) (*upstream, error) {
 	for {
 		c.mu.Lock()
 		if c.up != nil {
@@ -294,7 +303,7 @@ func (c *conn) direct(ctx context.Context, lang string, ask prompter, choose fun
 		c.upWait = wait
 		c.mu.Unlock()
 
-		up, err := c.dialDirect(ctx, lang, ask, choose)
+		up, err := c.dialDirect(ctx, picked, lang, ask, choose)
 		c.mu.Lock()
 		c.upWait = nil
 		if err == nil {
@@ -311,10 +320,12 @@ func (c *conn) direct(ctx context.Context, lang string, ask prompter, choose fun
 	}
 }
 
-func (c *conn) dialDirect(ctx context.Context, lang string, ask prompter, choose func([]perm.AccountGrant) (perm.AccountGrant, error)) (*upstream, error) {
-	p, err := c.resolve(ctx, c.target.Asset, c.target.Account, []string{protoSSH}, choose)
-	if err != nil {
-		return nil, err
+func (c *conn) dialDirect(ctx context.Context, p *pick, lang string, ask prompter, choose func([]perm.AccountGrant) (perm.AccountGrant, error)) (*upstream, error) {
+	if p == nil {
+		var err error
+		if p, err = c.resolve(ctx, c.target.Asset, c.target.Account, []string{protoSSH}, choose); err != nil {
+			return nil, err
+		}
 	}
 	return c.dialSSH(ctx, p, lang, ask)
 }

@@ -42,7 +42,7 @@ func (sc *sessionChan) execTarget(ctx context.Context) (*upstream, error) {
 	if sc.pty != nil {
 		ask, choose = sc.ask, sc.chooseAccount
 	}
-	return sc.c.direct(ctx, sc.lang(), ask, choose)
+	return sc.c.direct(ctx, nil, sc.lang(), ask, choose)
 }
 
 // exec runs "ssh user@asset@bastion COMMAND": the command is checked by the

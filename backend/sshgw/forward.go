@@ -39,7 +39,7 @@ func (c *conn) handleDirectTCPIP(nc ssh.NewChannel) {
 		c.deny(c.ctx, "ssh.forward_denied", "", "forward to "+dest+" without a target asset")
 		return
 	}
-	up, err := c.direct(c.ctx, "en", nil, nil)
+	up, err := c.direct(c.ctx, nil, "en", nil, nil)
 	if err != nil {
 		nc.Reject(ssh.Prohibited, message("en", err))
 		return

@@ -99,13 +99,19 @@ func (sc *sessionChan) picker(ctx context.Context) int {
 func (sc *sessionChan) connectPicked(ctx context.Context, ch choice) (string, bool) {
 	c := sc.c
 	lang := sc.lang()
-	p, err := c.resolve(ctx, ch.asset.Name, ch.account.Name, []string{protoSSH, protoTelnet}, nil)
+	p, err := c.resolve(ctx, ch.asset.Name, ch.account.Name, interactiveProtocols, nil)
 	if err != nil {
 		return message(lang, err), false
 	}
 	sc.ch.Write([]byte(tr(lang, mConnecting, cleanText(p.asset.Name), accountLabel(p.grant)) + "\r\n"))
-	if p.protocol == protoTelnet {
-		return sc.telnet(ctx, p)
+	switch p.protocol {
+	case protoSSH:
+	case protoTelnet:
+		o := sc.telnet(ctx, p)
+		return o.line, o.killed
+	default:
+		o := sc.database(ctx, p)
+		return o.line, o.killed
 	}
 	up, err := c.dialSSH(ctx, p, lang, sc.ask)
 	if err != nil {

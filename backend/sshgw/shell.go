@@ -51,14 +51,44 @@ func (sc *sessionChan) say(line string) {
 	fmt.Fprintf(w, "%s\r\n", line)
 }
 
-// directShell serves "ssh user@asset@bastion": an interactive shell on the
-// named asset.
+// directShell serves "ssh user@asset@bastion": an interactive session on the
+// named asset, by SSH when it speaks SSH (or the protocol a web terminal's
+// token named), else by telnet or its database client.
 func (sc *sessionChan) directShell(ctx context.Context) int {
+	c := sc.c
 	if sc.pty == nil {
 		sc.fail(userErr(errors.New("sshgw: shell without a pty"), mNeedTTY))
 		return 1
 	}
-	up, err := sc.c.direct(ctx, sc.lang(), sc.ask, sc.chooseAccount)
+	c.mu.Lock()
+	cached := c.up != nil
+	c.mu.Unlock()
+	var picked *pick
+	if !cached {
+		protocols := interactiveProtocols
+		if c.protocol != "" {
+			protocols = []string{c.protocol}
+		}
+		p, err := c.resolve(ctx, c.target.Asset, c.target.Account, protocols, sc.chooseAccount)
+		if err != nil {
+			sc.fail(err)
+			return 1
+		}
+		if p.protocol != protoSSH {
+			var o outcome
+			if p.protocol == protoTelnet {
+				o = sc.telnet(ctx, p)
+			} else {
+				o = sc.database(ctx, p)
+			}
+			if !o.started {
+				return 1
+			}
+			return 0
+		}
+		picked = p
+	}
+	up, err := c.direct(ctx, picked, sc.lang(), sc.ask, sc.chooseAccount)
 	if err != nil {
 		sc.fail(err)
 		return 1
@@ -200,7 +230,7 @@ func (sc *sessionChan) relay(ctx context.Context, up *upstream, target term.Targ
 	done := make(chan struct{})
 	res, err := term.Run(ctx, term.Config{
 		Live: live, User: userTerm{Reader: sc.input().reader(done), w: sc.ch},
-		Resizes: sc.resizes, Size: size, Target: target,
+		Resizes: sc.resizes, Size: size, Target: target, Statements: up.statements, ClearLine: up.clearLine,
 		Recorder: rec, Filter: filter, Scope: c.scope(ctx, up), Approvals: c.srv.deps.Sessions,
 		ConfirmTimeout: c.srv.cfg.ConfirmTimeout,
 		IdleTimeout:    time.Duration(sec.SessionIdleMinutes) * time.Minute,

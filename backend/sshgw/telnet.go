@@ -10,15 +10,14 @@ import (
 // telnet runs an interactive session on a telnet asset (a network device):
 // the gateway logs in at the device's prompts with the account's password
 // (or the one typed for @INPUT and @USER) and relays the session through
-// term.Run like an SSH shell. It returns the line to show in the menu
-// afterwards and whether the session was killed.
-func (sc *sessionChan) telnet(ctx context.Context, p *pick) (string, bool) {
+// term.Run like an SSH shell. It returns how the session ended.
+func (sc *sessionChan) telnet(ctx context.Context, p *pick) outcome {
 	c := sc.c
 	lang := sc.lang()
 	login, display, _, password, err := c.credentials(ctx, p, lang, sc.ask)
 	if err != nil {
 		sc.fail(err)
-		return message(lang, err), false
+		return outcome{line: message(lang, err)}
 	}
 	dctx, cancel := context.WithTimeout(ctx, c.srv.cfg.DialTimeout)
 	defer cancel()
@@ -26,7 +25,7 @@ func (sc *sessionChan) telnet(ctx context.Context, p *pick) (string, bool) {
 	if err != nil {
 		err = c.dialError(ctx, p, login, err)
 		sc.fail(err)
-		return message(lang, err), false
+		return outcome{line: message(lang, err)}
 	}
 	size := sc.getSize()
 	tc, err := telnet.Dial(ctx, conn, telnet.Options{
@@ -40,14 +39,14 @@ func (sc *sessionChan) telnet(ctx context.Context, p *pick) (string, bool) {
 			err = c.dialError(ctx, p, login, err)
 		}
 		sc.fail(err)
-		return message(lang, err), false
+		return outcome{line: message(lang, err)}
 	}
 	up := &upstream{pick: *p, login: login, account: display}
 	live, rec, err := sc.startSession(ctx, up, kindShell, size)
 	if err != nil {
 		tc.Close()
 		sc.fail(err)
-		return message(lang, err), false
+		return outcome{line: message(lang, err)}
 	}
 	if b := tc.Banner(); len(b) > 0 {
 		rec.Output(b)
@@ -55,5 +54,5 @@ func (sc *sessionChan) telnet(ctx context.Context, p *pick) (string, bool) {
 		sc.ch.Write(b)
 	}
 	res, killed := sc.relay(ctx, up, tc, live, rec, size)
-	return tr(lang, mDisconnected, cleanText(p.asset.Name), res.EndReason), killed
+	return outcome{line: tr(lang, mDisconnected, cleanText(p.asset.Name), res.EndReason), killed: killed, started: true}
 }

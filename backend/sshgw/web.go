@@ -21,8 +21,11 @@ type Terminal struct {
 	Lang    string // "en" or "zh-CN": the language of the gateway's messages
 	Asset   string // asset name
 	Account string // account name, "@INPUT" or "@USER"; empty: the only one, or ask
-	Cols    int
-	Rows    int
+	// Protocol is the protocol the connection token named (ssh, telnet or a
+	// database's); empty: the first the user may use, SSH first.
+	Protocol string
+	Cols     int
+	Rows     int
 	// IO carries the terminal's bytes both ways. Read returning an error ends
 	// the user's side; Close is called when the session ends (or the server
 	// shuts down).
@@ -43,7 +46,7 @@ func (s *Server) ServeTerminal(ctx context.Context, t Terminal) (code int) {
 	code = 255
 	ch := &webChannel{rwc: t.IO}
 	c := newConn(s, t.IO, t.Remote)
-	c.user, c.via, c.events = t.User, ViaWeb, t.Events
+	c.user, c.via, c.events, c.protocol = t.User, ViaWeb, t.Events, t.Protocol
 	c.target = Target{User: t.User.Username, Asset: t.Asset, Account: t.Account}
 	s.wg.Add(1)
 	defer s.wg.Done()
