@@ -61,6 +61,8 @@ type Deps struct {
 	Sessions *session.Registry
 	// Terminals runs web terminals (/ws/terminal); nil answers 503.
 	Terminals Terminals
+	// Desktops runs RDP and VNC sessions (/ws/desktop); nil answers 503.
+	Desktops Desktops
 	// RecordingDir is where session recordings are (GET /sessions/{id}/recording).
 	RecordingDir string
 	// SetupDir is the data dir holding the one-time admin password file; with
@@ -150,11 +152,13 @@ func New(d Deps) *API {
 	a.registerTerminal()
 	a.registerSetup()
 	a.registerRecordings()
+	a.registerDesktops()
 	for _, rt := range a.routes {
 		a.mux.Handle(rt.method+" /api/v1"+rt.path, a.wrap(rt))
 	}
 	a.mux.HandleFunc("GET /api/v1/openapi.json", a.serveOpenAPI)
 	a.mux.HandleFunc("GET /ws/sessions/{id}/watch", a.serveWatch)
+	a.mux.HandleFunc("GET /ws/desktop", a.serveDesktop)
 	a.mux.HandleFunc("GET /ws/join/{token}", a.serveJoin)
 	a.mux.HandleFunc("GET /ws/terminal", a.serveTerminal)
 	a.mux.HandleFunc("GET /ws/events", a.serveEvents)

@@ -436,6 +436,10 @@ func (a *API) serveWatch(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader answered
 	}
+	if m.Connection != "" {
+		a.watchDesktop(r, conn, l)
+		return
+	}
 	a.stream(r.Context(), conn, l, rc, modeWatch)
 }
 

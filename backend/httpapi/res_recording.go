@@ -16,7 +16,7 @@ import (
 // replay in the UI (asciinema-player) and for `asciinema play`.
 func (a *API) registerRecordings() {
 	a.add(&route{method: "GET", path: "/sessions/{id}/recording", tag: "Sessions",
-		summary: "A session's recording as asciicast v2 (sent gzip-encoded: Content-Encoding: gzip); every read is audited",
+		summary: "A session's recording: asciicast v2 for terminals (sent gzip-encoded: Content-Encoding: gzip), Guacamole instructions (.guac) for desktops; every read is audited",
 		access:  adminRead,
 		h: func(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 			id := r.PathValue("id")
@@ -43,9 +43,15 @@ func (a *API) registerRecordings() {
 			defer f.Close()
 			a.oplog(r.Context(), rc, "session.replay", "session", s.ID, s.Username+"@"+s.AssetName, nil, nil, true, "")
 			h := w.Header()
-			h.Set("Content-Type", "application/x-asciicast")
 			h.Set("Cache-Control", "no-store")
-			h.Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", s.ID+".cast"))
+			if strings.HasSuffix(s.Recording, ".guac") {
+				// A desktop session: the Guacamole instructions its user received.
+				h.Set("Content-Type", "application/x-guacamole")
+				h.Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", s.ID+".guac"))
+			} else {
+				h.Set("Content-Type", "application/x-asciicast")
+				h.Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", s.ID+".cast"))
+			}
 			if strings.HasSuffix(s.Recording, ".gz") {
 				h.Set("Content-Encoding", "gzip")
 			}

@@ -20,6 +20,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/portcullis/portcullis/backend/auth"
+	"github.com/portcullis/portcullis/backend/desktops"
 	"github.com/portcullis/portcullis/backend/perm"
 	"github.com/portcullis/portcullis/backend/sshgw"
 	"github.com/portcullis/portcullis/backend/store"
@@ -45,7 +46,7 @@ const (
 
 // terminalProtocols are the asset protocols a web terminal speaks, in order
 // of preference.
-var terminalProtocols = []string{"ssh", "telnet"}
+var terminalProtocols = []string{"ssh", "telnet", "mysql", "mariadb", "postgresql", "redis"}
 
 // connectIn asks for a web terminal to an asset.
 type connectIn struct {
@@ -82,7 +83,7 @@ type terminalControl struct {
 // tokens; the WebSocket itself is /ws/terminal (serveTerminal).
 func (a *API) registerTerminal() {
 	a.add(&route{method: "POST", path: "/terminal/tokens", tag: "Terminal",
-		summary: "Issue a one-time connection token for a web terminal to an asset (valid 2 minutes, bound to the user, asset, account and protocol); open it with GET /ws/terminal",
+		summary: "Issue a one-time connection token for a web terminal or a remote desktop on an asset (valid 2 minutes, bound to the user, asset, account and protocol); open it with the path it names: GET /ws/terminal (ssh, telnet, databases) or GET /ws/desktop (rdp, vnc)",
 		access:  anyUser, req: connectIn{}, resp: connectOut{}, h: a.issueConnectToken})
 }
 
@@ -97,8 +98,9 @@ func (a *API) issueConnectToken(w http.ResponseWriter, r *http.Request, rc *reqC
 	if len(in.Account) > 128 {
 		return errValidation("account", "at most 128 characters")
 	}
-	if in.Protocol != "" && !slices.Contains(terminalProtocols, in.Protocol) {
-		return errValidation("protocol", "must be one of %s", strings.Join(terminalProtocols, ", "))
+	desktop := slices.Contains(desktops.Protocols, in.Protocol)
+	if in.Protocol != "" && !desktop && !slices.Contains(terminalProtocols, in.Protocol) {
+		return errValidation("protocol", "must be one of %s, %s", strings.Join(terminalProtocols, ", "), strings.Join(desktops.Protocols, ", "))
 	}
 	ctx := r.Context()
 	what := "POST /terminal/tokens"
@@ -129,7 +131,7 @@ func (a *API) issueConnectToken(w http.ResponseWriter, r *http.Request, rc *reqC
 	}
 	if proto == "" || !slices.Contains(access.Protocols, proto) {
 		a.deny(ctx, rc, what, "web terminal to "+asset.Name+": no permitted terminal protocol")
-		return errForbidden("no terminal protocol (ssh, telnet) is permitted on " + asset.Name)
+		return errForbidden("no terminal protocol (" + strings.Join(terminalProtocols, ", ") + ") is permitted on " + asset.Name)
 	}
 	account := in.Account
 	if account == "" {
@@ -164,7 +166,11 @@ func (a *API) issueConnectToken(w http.ResponseWriter, r *http.Request, rc *reqC
 		return store.Translate(err)
 	}
 	a.oplog(ctx, rc, "terminal.token", "asset", idString(asset.ID), asset.Name, nil, nil, true, account+" by "+proto)
-	writeJSON(w, http.StatusCreated, connectOut{Token: token, ExpiresAt: ct.ExpiresAt, Path: "/ws/terminal",
+	path := "/ws/terminal"
+	if desktop {
+		path = "/ws/desktop"
+	}
+	writeJSON(w, http.StatusCreated, connectOut{Token: token, ExpiresAt: ct.ExpiresAt, Path: path,
 		AssetName: asset.Name, Account: account, Protocol: proto})
 	return nil
 }
@@ -247,6 +253,11 @@ func (a *API) serveTerminal(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, errForbidden("user disabled"))
 		return
 	}
+	if slices.Contains(desktops.Protocols, ct.Protocol) {
+		a.deny(ctx, rc, "GET "+path, "web terminal: the token is for a "+ct.Protocol+" desktop")
+		writeJSONError(w, errForbidden("this connection token is for a remote desktop: open it with /ws/desktop"))
+		return
+	}
 	var asset store.Asset
 	if err := a.db.WithContext(ctx).Where("id = ? AND org_id = ?", ct.AssetID, ct.OrgID).Take(&asset).Error; err != nil {
 		a.deny(ctx, rc, "GET "+path, fmt.Sprintf("web terminal: asset %d is gone", ct.AssetID))
@@ -267,7 +278,7 @@ func (a *API) serveTerminal(w http.ResponseWriter, r *http.Request) {
 	defer wt.Close()
 	go wt.pinger()
 	code := a.Terminals.ServeTerminal(context.WithoutCancel(ctx), sshgw.Terminal{
-		User: rc.user, Remote: rc.remote, Lang: lang, Asset: asset.Name, Account: ct.Account,
+		User: rc.user, Remote: rc.remote, Lang: lang, Asset: asset.Name, Account: ct.Account, Protocol: ct.Protocol,
 		Cols: cols, Rows: rows, IO: wt, Resizes: wt.resizes, Events: wt.event,
 	})
 	wt.finish(code)

@@ -23,6 +23,7 @@ import (
 	"github.com/portcullis/portcullis/backend/audit"
 	"github.com/portcullis/portcullis/backend/auth"
 	"github.com/portcullis/portcullis/backend/config"
+	"github.com/portcullis/portcullis/backend/desktops"
 	"github.com/portcullis/portcullis/backend/hostkey"
 	"github.com/portcullis/portcullis/backend/httpapi"
 	"github.com/portcullis/portcullis/backend/perm"
@@ -128,10 +129,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		s.dialer.Close()
 		return nil, err
 	}
+	desk, err := desktops.New(desktops.Config{RecordingDir: filepath.Join(cfg.DataDir, "recordings"), GuacdAddr: cfg.GuacdAddr},
+		desktops.Deps{DB: st.DB, Perm: resolver, Vault: v, Audit: aud, Settings: sets, Sessions: sessions, Log: log, Clock: clock})
+	if err != nil {
+		s.dialer.Close()
+		return nil, err
+	}
 	s.api = httpapi.New(httpapi.Deps{
 		Store: st, Auth: authSvc, Perm: resolver, Vault: v, Audit: aud, Settings: sets, Log: log, Clock: clock,
 		UI: ui, AllowedOrigins: cfg.AllowedOrigins, TrustedProxies: proxies, LaunchToken: cfg.LaunchToken,
-		MaxBodyBytes: cfg.MaxBodyBytes, Registry: prometheus.NewRegistry(), Sessions: sessions, Terminals: s.gw,
+		MaxBodyBytes: cfg.MaxBodyBytes, Registry: prometheus.NewRegistry(), Sessions: sessions, Terminals: s.gw, Desktops: desk,
 		SetupDir: cfg.DataDir, RecordingDir: filepath.Join(cfg.DataDir, "recordings"),
 	})
 	ok = true

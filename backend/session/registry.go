@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -15,6 +16,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/portcullis/portcullis/backend/audit"
+	"github.com/portcullis/portcullis/backend/guacgw"
 	"github.com/portcullis/portcullis/backend/record"
 	"github.com/portcullis/portcullis/backend/store"
 )
@@ -83,6 +85,9 @@ type Meta struct {
 	Recording   string    `json:"recording"`
 	StartedAt   time.Time `json:"started_at"`
 	Node        string    `json:"node"`
+	// Connection is guacd's ID of a desktop session's connection, which
+	// watchers join read-only; empty for terminals.
+	Connection string `json:"-"`
 }
 
 // Notifier tells approvers that a command waits for them. It is called on its
@@ -341,7 +346,11 @@ func (r *Registry) repairRecordings(ctx context.Context, ids []string) {
 		return
 	}
 	for _, p := range paths {
-		if err := record.Repair(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		repair := record.Repair
+		if strings.HasSuffix(p, ".guac") {
+			repair = func(p string) error { _, err := guacgw.RepairRecording(p); return err }
+		}
+		if err := repair(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			r.log.ErrorContext(ctx, "repair recording", "path", p, "err", err)
 		}
 	}

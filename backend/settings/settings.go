@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"gorm.io/gorm"
@@ -165,11 +167,37 @@ func (s *SMTP) Validate() error {
 	return nil
 }
 
+// Desktop holds the settings of RDP and VNC sessions. GuacdAddr is where
+// guacd listens (host:port); empty means the server's configured default.
+// RecordKeys puts the user's key presses in desktop recordings: off by
+// default, since they may hold passwords.
+type Desktop struct {
+	GuacdAddr  string `json:"guacd_addr"`
+	RecordKeys bool   `json:"record_keys"`
+}
+
+// Validate checks the guacd address.
+func (d *Desktop) Validate() error {
+	d.GuacdAddr = strings.TrimSpace(d.GuacdAddr)
+	if d.GuacdAddr == "" {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(d.GuacdAddr)
+	if err != nil || host == "" || len(d.GuacdAddr) > 256 {
+		return &FieldError{"guacd_addr", "must be host:port, e.g. 127.0.0.1:4822"}
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return &FieldError{"guacd_addr", "port must be between 1 and 65535"}
+	}
+	return nil
+}
+
 // Keys of the settings rows.
 const (
 	KeySite     = "site"
 	KeySMTP     = "smtp"
 	KeySecurity = "security"
+	KeyDesktop  = "desktop"
 )
 
 // Store reads and writes settings.
@@ -224,6 +252,14 @@ func (s *Store) Site(ctx context.Context) (Site, error) {
 	site := Site{Name: "Portcullis"}
 	err := s.Get(ctx, KeySite, &site)
 	return site, err
+}
+
+// Desktop returns the RDP/VNC settings as stored (an empty GuacdAddr means
+// the server's default).
+func (s *Store) Desktop(ctx context.Context) (Desktop, error) {
+	var d Desktop
+	err := s.Get(ctx, KeyDesktop, &d)
+	return d, err
 }
 
 // SMTP returns the SMTP settings with the sealed password (PasswordEnc).

@@ -326,3 +326,25 @@ func TestWebTerminal(t *testing.T) {
 		}
 	})
 }
+
+// A connection token for a remote desktop does not open a web terminal (nor
+// is it spent by trying).
+func TestWebTerminalRefusesDesktopToken(t *testing.T) {
+	g := newGW(t)
+	alice := g.user("alice")
+	win := g.asset("win01", store.Protocol{Name: "rdp", Port: 3389})
+	g.account(win, "admin", store.SecretPassword, "x")
+	g.grant("alice-win", []*store.User{alice}, []*store.Asset{win}, []string{store.AccountAll}, store.ActionConnect)
+	base := g.webAPI()
+	status, out := connectToken(t, base, g.webLogin("alice"), map[string]any{"asset_id": win.ID, "protocol": "rdp"})
+	if status != http.StatusCreated || out["path"] != "/ws/desktop" {
+		t.Fatalf("token: got %d %v", status, out)
+	}
+	_, resp, err := dialTerminal(t, base, out["token"].(string), "")
+	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a desktop token on /ws/terminal: got %v, %v, want 403", resp, err)
+	}
+	if n := len(rows[store.OperationLog](g, "success = ? AND detail LIKE ?", false, "%desktop%")); n == 0 {
+		t.Fatal("the refusal was not audited")
+	}
+}

@@ -1,0 +1,231 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/portcullis/portcullis/backend/desktops"
+	"github.com/portcullis/portcullis/backend/guacgw"
+	"github.com/portcullis/portcullis/backend/session"
+	"github.com/portcullis/portcullis/backend/settings"
+	"github.com/portcullis/portcullis/backend/store"
+)
+
+// Desktops runs RDP and VNC sessions (desktops.Service).
+type Desktops interface {
+	Serve(ctx context.Context, req desktops.Request) error
+	Watch(ctx context.Context, live *session.Live, c guacgw.Client, w, h int) error
+	GuacdStatus(ctx context.Context, fresh bool) desktops.Status
+}
+
+var _ Desktops = (*desktops.Service)(nil)
+
+// wsDesktopReadLimit bounds one message from the browser
+// (guacamole-common-js sends instructions, blobs of files and clipboards
+// included, in messages well under it).
+const wsDesktopReadLimit = guacgw.MaxClientMessage
+
+// registerDesktops adds the guacd status and the desktop settings.
+func (a *API) registerDesktops() {
+	a.add(&route{method: "GET", path: "/guacd/status", tag: "Desktops",
+		summary: "Whether the server reaches guacd, which RDP and VNC sessions need (checked at most every 10 s; ?fresh=1 checks now)",
+		access:  anyUser, resp: desktops.Status{},
+		h: func(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+			if a.Desktops == nil {
+				return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "desktop sessions are not available on this server"}
+			}
+			fresh := r.URL.Query().Get("fresh") == "1" && rc.isSystem()
+			writeJSON(w, 200, a.Desktops.GuacdStatus(r.Context(), fresh))
+			return nil
+		}})
+	a.add(&route{method: "GET", path: "/settings/desktop", tag: "Settings", summary: "RDP/VNC settings: guacd's address (empty: the server's default) and whether key presses are recorded",
+		access: systemRead, resp: settings.Desktop{},
+		h: func(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+			d, err := a.Settings.Desktop(r.Context())
+			if err != nil {
+				return err
+			}
+			writeJSON(w, 200, d)
+			return nil
+		}})
+	a.add(&route{method: "PUT", path: "/settings/desktop", tag: "Settings", summary: "Replace the RDP/VNC settings", access: systemAdmin,
+		req: settings.Desktop{}, resp: settings.Desktop{},
+		h: func(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+			var in settings.Desktop
+			if err := decodeJSON(r, &in); err != nil {
+				return err
+			}
+			return a.putSetting(w, r, rc, settings.KeyDesktop, &in, in.Validate)
+		}})
+}
+
+// serveDesktop runs an RDP or VNC session: the Origin is checked, the
+// one-time connection token spent, and the session handed to Desktops, which
+// checks the permission again, connects through guacd and relays Guacamole
+// instructions as text frames both ways.
+func (a *API) serveDesktop(w http.ResponseWriter, r *http.Request) {
+	const path = "/ws/desktop"
+	ctx := r.Context()
+	rc := &reqCtx{remote: a.clientIP(r), userAgent: truncate(r.UserAgent(), 512)}
+	if origin := r.Header.Get("Origin"); origin != "" && !a.originAllowed(origin, r) {
+		a.deny(ctx, rc, "GET "+path, "desktop from a foreign origin: "+truncate(origin, 200))
+		writeJSONError(w, errForbidden("origin not allowed"))
+		return
+	}
+	if a.Desktops == nil {
+		writeJSONError(w, &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "desktop sessions are not available on this server"})
+		return
+	}
+	ct, why, err := a.spendConnectToken(ctx, connectToken(r))
+	if ct != nil {
+		var u store.User
+		if a.db.WithContext(ctx).Where("id = ?", ct.UserID).Take(&u).Error == nil {
+			rc.user, rc.orgID = &u, u.OrgID
+		}
+	}
+	if err != nil {
+		if why != "" {
+			a.deny(ctx, rc, "GET "+path, "desktop: "+why)
+		}
+		ae, internal := toAPIError(err)
+		if internal {
+			a.log.ErrorContext(ctx, "desktop token", "err", err)
+		}
+		writeJSONError(w, ae)
+		return
+	}
+	if rc.user == nil || !rc.user.IsActive {
+		a.deny(ctx, rc, "GET "+path, "desktop: the token's user is missing or disabled")
+		writeJSONError(w, errForbidden("user disabled"))
+		return
+	}
+	if !slices.Contains(desktops.Protocols, ct.Protocol) {
+		a.deny(ctx, rc, "GET "+path, "desktop: the token is for "+ct.Protocol)
+		writeJSONError(w, errForbidden("this connection token is not for a desktop session"))
+		return
+	}
+	conn, err := a.upgrade(w, r)
+	if err != nil {
+		return // the upgrader answered
+	}
+	q := r.URL.Query()
+	width, _ := strconv.Atoi(q.Get("width"))
+	height, _ := strconv.Atoi(q.Get("height"))
+	dpi, _ := strconv.Atoi(q.Get("dpi"))
+	width, height, dpi = clampScreen(width, height, dpi)
+	c := newWSGuac(conn)
+	defer c.Close()
+	err = a.Desktops.Serve(context.WithoutCancel(ctx), desktops.Request{
+		User: rc.user, Remote: rc.remote, AssetID: ct.AssetID, Account: ct.Account, Protocol: ct.Protocol,
+		Width: width, Height: height, DPI: dpi, Client: c,
+	})
+	if err != nil && !errors.Is(err, context.Canceled) {
+		a.log.ErrorContext(ctx, "desktop session", "user", rc.user.Username, "err", err)
+	}
+}
+
+// clampScreen bounds the screen a browser asks for (guacd would refuse, or
+// allocate, anything).
+func clampScreen(w, h, dpi int) (int, int, int) {
+	if w <= 0 || h <= 0 {
+		w, h = 1024, 768
+	}
+	w, h = min(max(w, 320), 8192), min(max(h, 200), 8192)
+	if dpi <= 0 {
+		dpi = 96
+	}
+	return w, h, min(max(dpi, 48), 384)
+}
+
+// watchDesktop shows a live desktop session read-only to an administrator.
+func (a *API) watchDesktop(r *http.Request, conn *websocket.Conn, l *session.Live) {
+	q := r.URL.Query()
+	width, _ := strconv.Atoi(q.Get("width"))
+	height, _ := strconv.Atoi(q.Get("height"))
+	width, height, _ = clampScreen(width, height, 96)
+	c := newWSGuac(conn)
+	defer c.Close()
+	if a.Desktops == nil {
+		c.WriteMessage([]byte(guacgw.Instruction{Opcode: "error", Args: []string{"desktop sessions are not available on this server", "512"}}.String()))
+		return
+	}
+	if err := a.Desktops.Watch(context.WithoutCancel(r.Context()), l, c, width, height); err != nil {
+		a.log.WarnContext(r.Context(), "watch desktop", "session", l.Meta().ID, "err", err)
+	}
+}
+
+// wsGuac is a desktop WebSocket as guacgw sees it: text frames of whole
+// Guacamole instructions both ways; writes are serialized; the server pings.
+type wsGuac struct {
+	conn *websocket.Conn
+	wmu  sync.Mutex // one writer at a time (gorilla's rule)
+	once sync.Once
+	done chan struct{}
+}
+
+var _ guacgw.Client = (*wsGuac)(nil)
+
+func newWSGuac(conn *websocket.Conn) *wsGuac {
+	conn.SetReadLimit(wsDesktopReadLimit)
+	conn.SetReadDeadline(time.Now().Add(wsPongWait))
+	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(wsPongWait)) })
+	c := &wsGuac{conn: conn, done: make(chan struct{})}
+	go c.pinger()
+	return c
+}
+
+// ReadMessage returns the next text frame; binary frames are refused.
+func (c *wsGuac) ReadMessage() ([]byte, error) {
+	kind, data, err := c.conn.ReadMessage()
+	if err != nil {
+		return nil, err
+	}
+	c.conn.SetReadDeadline(time.Now().Add(wsPongWait))
+	if kind != websocket.TextMessage {
+		return nil, fmt.Errorf("httpapi: desktop: binary frame: Guacamole instructions are text")
+	}
+	return data, nil
+}
+
+// WriteMessage sends one text frame.
+func (c *wsGuac) WriteMessage(p []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.conn.SetWriteDeadline(time.Now().Add(wsWriteWait))
+	return c.conn.WriteMessage(websocket.TextMessage, p)
+}
+
+func (c *wsGuac) pinger() {
+	tick := time.NewTicker(wsPingEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			if c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(wsWriteWait)) != nil {
+				return
+			}
+		case <-c.done:
+			return
+		}
+	}
+}
+
+// Close sends a normal close frame and closes the socket.
+func (c *wsGuac) Close() error {
+	c.once.Do(func() {
+		close(c.done)
+		c.wmu.Lock()
+		c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+		c.wmu.Unlock()
+		c.conn.Close()
+	})
+	return nil
+}
