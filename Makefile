@@ -97,6 +97,10 @@ staticcheck:
 	$(STATICCHECK) ./...
 	$(STATICCHECK) -tags $(DESKTOP_TAGS) . ./app
 
+# The protocol-level fake guacd of the browser tests (guacd is not packaged in Debian).
+$(BIN)/fakeguacd: $(wildcard backend/guacgw/*.go backend/guacgw/fakeguacd/*.go backend/guacgw/fakeguacd/cmd/fakeguacd/*.go)
+	CGO_ENABLED=0 $(GO) build -o $@ ./backend/guacgw/fakeguacd/cmd/fakeguacd
+
 test-go:
 	$(GO) test -timeout $(GO_TEST_TIMEOUT) ./...
 
@@ -104,11 +108,11 @@ test-frontend:
 	$(NEED_NODE_MODULES)
 	cd frontend && npm test
 
-e2e:
+e2e: $(BIN)/fakeguacd
 	@if [ -d frontend/e2e ]; then cd frontend && npm run e2e; \
 	else echo "e2e: frontend/e2e does not exist, skipping"; fi
 
-smoke:
+smoke: $(BIN)/fakeguacd
 	scripts/desktop-smoke.sh
 
 test: setup services frontend lint test-go test-frontend backend e2e smoke

@@ -29,6 +29,8 @@ ART=$ROOT/artifacts
 SHOT=$ART/desktop-login.png
 SHOT_AFTER=$ART/desktop-after-login.png
 SHOT_TERM=$ART/desktop-terminal.png
+SHOT_DESK=$ART/desktop-rdp.png
+FAKEGUACD=$ROOT/bin/fakeguacd
 LOG=$ART/desktop-smoke.log
 BINARY=$ROOT/bin/portcullis-desktop
 TIMEOUT=${SMOKE_TIMEOUT:-90}
@@ -358,6 +360,45 @@ commands=$(api GET '/commands?page_size=20')
 grep -q 'echo smoke-$((6\*7))' <<<"$commands" || fail "the command log does not hold the command: ${commands:0:300}"
 check "terminal to a real sshd in the window: command typed with xdotool, output on screen, in the command log"
 
+# 4c. A remote desktop tab, through the protocol-level FAKE guacd (guacd is not packaged in Debian;
+# the fake speaks the real handshake and sends size/img/sync): guacamole-common-js draws in the window.
+[ -x "$FAKEGUACD" ] || CGO_ENABLED=0 go build -o "$FAKEGUACD" ./backend/guacgw/fakeguacd/cmd/fakeguacd
+"$FAKEGUACD" -listen 127.0.0.1:0 >"$work/fakeguacd.out" 2>>"$out" &
+fakeguacd_pid=$!
+trap 'stop_app; [ -n "${sshd_pid:-}" ] && kill "$sshd_pid" 2>/dev/null; kill "$fakeguacd_pid" 2>/dev/null; sshd_cleanup' EXIT
+deadline=$((SECONDS + 15))
+until guacd_addr=$(sed -n 's/^fakeguacd listening on //p' "$work/fakeguacd.out") && [ -n "$guacd_addr" ]; do
+	[ $SECONDS -lt $deadline ] || fail "the fake guacd did not start"
+	sleep 0.2
+done
+api PUT /settings/desktop "{\"guacd_addr\":\"$guacd_addr\",\"record_keys\":false}" | grep -q guacd_addr ||
+	fail "could not set the guacd address"
+win_id=$(api POST /assets '{"name":"smoke-rdp","address":"192.0.2.90","platform_id":3,"protocols":[{"name":"rdp","port":3389}]}' | json_field id)
+[ -n "$win_id" ] || fail "could not create the RDP asset"
+api POST /accounts "{\"asset_id\":$win_id,\"name\":\"Administrator\",\"username\":\"Administrator\",\"secret_type\":\"password\",\"secret\":\"Smoke-Rdp-1\"}" | grep -q '"id"' ||
+	fail "could not create the RDP account"
+api POST /permissions "{\"name\":\"smoke-rdp\",\"user_ids\":[$admin_id],\"asset_ids\":[$win_id],\"accounts\":[\"@ALL\"],\"protocols\":[\"rdp\"],\"actions\":[\"connect\",\"copy\"]}" | grep -q '"id"' ||
+	fail "could not create the RDP permission"
+deadline=$((SECONDS + 30))
+until click_word My; do
+	[ $SECONDS -lt $deadline ] || fail "no \"My assets\" on the screen: $(ocr "$work/click.png" | cut -c1-300)"
+	sleep 1
+done
+deadline=$((SECONDS + 30))
+until click_word Desktop; do
+	alive || exited_early
+	[ $SECONDS -lt $deadline ] || fail "no \"Desktop\" button on the screen within 30s: $(ocr "$work/click.png" | cut -c1-300)"
+	sleep 1
+done
+deadline=$((SECONDS + 30))
+until live=$(api GET /live-sessions) && grep -q '"kind":"desktop"' <<<"$live" &&
+	import -window root "$shot" && cp "$shot" "$SHOT_DESK" && grep -q 'Ctrl+Alt+Del' <<<"$(ocr "$shot")"; do
+	alive || exited_early
+	[ $SECONDS -lt $deadline ] || fail "no live desktop session with its toolbar in the window within 30s: ${live:0:200} $(ocr "$shot" | cut -c1-300)"
+	sleep 1
+done
+check "remote desktop tab in the window through guacd (the fake): live desktop session, toolbar drawn"
+
 # 5. The window remembers its size: resize, quit with SIGTERM, relaunch on the same data dir.
 xdotool windowsize --sync "$win" "$RESIZE_W" "$RESIZE_H"
 shutdown
@@ -393,5 +434,5 @@ check "relaunched window logged in with the sealed token (no plain token in $(ba
 shutdown
 
 save_logs
-say "screenshots: ${SHOT#"$ROOT"/} ${SHOT_AFTER#"$ROOT"/} ${SHOT_TERM#"$ROOT"/}"
+say "screenshots: ${SHOT#"$ROOT"/} ${SHOT_AFTER#"$ROOT"/} ${SHOT_TERM#"$ROOT"/} ${SHOT_DESK#"$ROOT"/}"
 say "$passed passed, 0 failed"

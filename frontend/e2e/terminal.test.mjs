@@ -12,8 +12,9 @@ import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { after, before, describe, test } from 'node:test'
+import { after, before, describe } from 'node:test'
 import { Actor, artifactsDir, launchBrowser } from './lib/browser.mjs'
+import { apiOf, stepper } from './lib/harness.mjs'
 import { startServer } from './lib/server.mjs'
 import { startSshd } from './lib/sshd.mjs'
 import { inApp, openMenu, row, submitPassword, visible, waitUntil } from './lib/ui.mjs'
@@ -29,78 +30,14 @@ const actors = new Map()
 const facts = {}
 const state = { failed: null }
 
-async function api(method, p, token, body, headers = {}) {
-  const res = await fetch(`${server.url}/api/v1${p}`, {
-    method,
-    headers: {
-      ...(token ? { Authorization: `Bearer ${token}` } : {}),
-      ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
-      ...headers,
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  })
-  const text = await res.text()
-  let json = null
-  try {
-    json = text ? JSON.parse(text) : null
-  } catch {
-    // not JSON
-  }
-  return { status: res.status, json, text }
-}
-
-async function must(method, p, token, body, want, headers) {
-  const r = await api(method, p, token, body, headers)
-  assert.equal(r.status, want, `${method} ${p}: ${r.text}`)
-  return r.json
-}
-
-/** login answers a session token, changing a forced password on the way. */
-async function login(username, password, newPassword) {
-  let r = await must('POST', '/auth/login', null, { username, password }, 200)
-  if (r.status === 'password_change_required') {
-    r = await must('POST', '/auth/password', r.token, { new_password: newPassword }, 200)
-  }
-  assert.equal(r.status, 'ok', `login ${username}: ${JSON.stringify(r)}`)
-  return r.token
-}
+const { api, must, login } = apiOf(() => server)
 
 async function actor(name) {
   if (!actors.has(name)) actors.set(name, await Actor.open(browser, name, server.url))
   return actors.get(name)
 }
 
-function step(name, fn, { timeout = 45_000 } = {}) {
-  test(name, { timeout: timeout + 10_000 }, async (t) => {
-    if (state.failed) {
-      t.skip(`skipped: "${state.failed}" failed`)
-      return
-    }
-    let timer
-    try {
-      await Promise.race([
-        fn(t),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`step timed out after ${timeout} ms`)), timeout)
-        }),
-      ])
-      for (const a of actors.values())
-        assert.deepEqual(a.pageErrors, [], `uncaught exceptions in the page of ${a.name}`)
-    } catch (err) {
-      state.failed = name
-      const lines = [`\n=== e2e step failed: ${name}`, String(err?.stack || err)]
-      for (const a of actors.values()) {
-        const r = await a.report(`FAILED-terminal-${name.replace(/[^a-z0-9]+/gi, '-').slice(0, 50)}`).catch(() => null)
-        if (r) lines.push(`--- ${a.name} at ${r.url}`, ...r.files.map((f) => `saved ${f}`), ...r.consoleErrors)
-      }
-      lines.push('--- portcullisd log ---', server?.log() ?? '(no server)')
-      process.stderr.write(lines.join('\n') + '\n')
-      throw err
-    } finally {
-      clearTimeout(timer)
-    }
-  })
-}
+const step = stepper({ suite: 'terminal', actors, server: () => server, state })
 
 /** screenText is what the xterm of a tab or a watch drawer shows. */
 const screenText = (page, testid) => page.getByTestId(testid).locator('.xterm-rows').innerText()

@@ -18,6 +18,7 @@ import type {
   Protocol,
   SecretType,
   SecuritySettings,
+  DesktopSettings,
   SiteSettings,
   SmtpSettings,
   User,
@@ -206,6 +207,7 @@ export function adminApi(client: ApiClient) {
         test: (to: string) => client.post<void>('/settings/smtp/test', { to }),
       },
       security: settings<SecuritySettings>(client, '/settings/security'),
+      desktop: settings<DesktopSettings>(client, '/settings/desktop'),
     },
   }
 }

@@ -3,6 +3,7 @@ import { inject, type InjectionKey } from 'vue'
 import { adminApi } from './admin'
 import { auditApi } from './audit'
 import { authApi } from './auth'
+import { desktopApi } from './desktop'
 import { ApiClient, type ClientOptions } from './client'
 import { persistedCredentials, storageCredentials } from './credentials'
 import { cachedEndpoint, resolveEndpoint, tokenBinding } from './host'
@@ -15,6 +16,8 @@ export { ApiError, isApiError } from './errors'
 export type * from './types'
 export type * from './admin'
 export type * from './terminal'
+export type * from './desktop'
+export { DESKTOP_PROTOCOLS } from './desktop'
 export type * from './live'
 export type { Resource } from './resource'
 export { listAll } from './resource'
@@ -30,6 +33,7 @@ export function createApi(client: ApiClient) {
     admin: adminApi(client),
     audit: auditApi(client),
     terminal: terminalApi(client),
+    desktop: desktopApi(client),
     live: liveApi(client),
   }
 }

@@ -33,8 +33,12 @@ export const TERMINAL_PROTOCOL = 'portcullis.v1'
 /** terminalApi opens web terminals to the assets the user may reach. */
 export function terminalApi(client: ApiClient) {
   return {
-    connectToken: (assetId: ID, account?: string) =>
-      client.post<ConnectToken>('/terminal/tokens', { asset_id: assetId, ...(account ? { account } : {}) }),
+    connectToken: (assetId: ID, account?: string, protocol?: string) =>
+      client.post<ConnectToken>('/terminal/tokens', {
+        asset_id: assetId,
+        ...(account ? { account } : {}),
+        ...(protocol ? { protocol } : {}),
+      }),
     /** open spends a token: the WebSocket of the session, sized cols x rows. */
     open: async (tok: ConnectToken, cols: number, rows: number, lang: string): Promise<WebSocket> => {
       const url = await client.socketUrl(tok.path, { cols, rows, lang })

@@ -326,6 +326,12 @@ export interface SmtpSettings {
 }
 
 /** SecuritySettings is the security policy. */
+/** DesktopSettings configure RDP and VNC: guacd's address (empty: the server's default) and key recording. */
+export interface DesktopSettings {
+  guacd_addr: string
+  record_keys: boolean
+}
+
 export interface SecuritySettings {
   password_min_length: number
   password_require_upper: boolean

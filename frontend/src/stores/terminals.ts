@@ -1,29 +1,40 @@
-// The operator's workspace: the terminal tabs open in this window.
+// The operator's workspace: the terminal and desktop tabs open in this window.
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
 import type { ID } from '@/api'
 
-/** TerminalTab is one open terminal: an asset, an account and what is allowed. */
+/** TerminalTab is one open session: an asset, an account, a protocol and what is allowed. */
 export interface TerminalTab {
   key: string
+  /** kind says which pane shows it: a terminal (SSH, telnet, databases) or a desktop (RDP, VNC). */
+  kind: 'terminal' | 'desktop'
   assetId: ID
   assetName: string
   account: string
+  /** protocol is the one asked for; empty lets the server choose (SSH first). */
+  protocol: string
   /** copy and paste say whether the permission grants those actions. */
   copy: boolean
   paste: boolean
+  /** upload and download say whether file transfer is granted (desktops). */
+  upload: boolean
+  download: boolean
 }
 
-/** useTerminalsStore holds the open terminal tabs; closing a tab ends its session. */
+/** TabRequest is what opening a tab needs; kind defaults to terminal. */
+export type TabRequest = Omit<TerminalTab, 'key' | 'kind' | 'protocol' | 'upload' | 'download'> &
+  Partial<Pick<TerminalTab, 'kind' | 'protocol' | 'upload' | 'download'>>
+
+/** useTerminalsStore holds the open tabs; closing a tab ends its session. */
 export const useTerminalsStore = defineStore('terminals', () => {
   const tabs = ref<TerminalTab[]>([])
   const active = ref<string | null>(null)
   let seq = 0
 
-  function open(t: Omit<TerminalTab, 'key'>): string {
+  function open(t: TabRequest): string {
     seq += 1
     const key = `t${seq}`
-    tabs.value.push({ ...t, key })
+    tabs.value.push({ kind: 'terminal', protocol: '', upload: false, download: false, ...t, key })
     active.value = key
     return key
   }
