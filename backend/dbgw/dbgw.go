@@ -16,6 +16,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/portcullis/portcullis/backend/ptyfile"
 )
 
 // Errors of Start.
@@ -163,7 +165,7 @@ func Start(ctx context.Context, spec Spec, opts Options) (*Session, error) {
 		term = defaultTerm
 	}
 	cols, rows := normalSize(spec.Cols, spec.Rows)
-	master, tty, err := openPty(cols, rows)
+	master, tty, err := ptyfile.Open(cols, rows)
 	if err != nil {
 		return nil, err
 	}
@@ -370,7 +372,7 @@ func (s *Session) wait() {
 
 // Read reads the client's output. It returns io.EOF once the client has
 // exited and its output is read, or after Close.
-func (s *Session) Read(p []byte) (int, error) { return ptyRead(s.master, p) }
+func (s *Session) Read(p []byte) (int, error) { return ptyfile.Read(s.master, p) }
 
 // Write sends keystrokes to the client.
 func (s *Session) Write(p []byte) (int, error) { return s.master.Write(p) }
@@ -382,7 +384,7 @@ func (s *Session) Resize(cols, rows int) error {
 		return fmt.Errorf("dbgw: invalid terminal size %dx%d", cols, rows)
 	}
 	cols, rows = normalSize(cols, rows)
-	if err := setSize(s.master, cols, rows); err != nil {
+	if err := ptyfile.SetSize(s.master, cols, rows); err != nil {
 		return fmt.Errorf("dbgw: resize: %w", err)
 	}
 	return nil

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/portcullis/portcullis/backend/ptyfile"
 )
 
 // TestDialectAgainstClient holds the Dialect to what the real clients do:
@@ -191,7 +193,7 @@ type rawClient struct {
 
 func spawnRaw(t *testing.T, path string, args []string, dir string) *rawClient {
 	t.Helper()
-	master, tty, err := openPty(160, 40)
+	master, tty, err := ptyfile.Open(160, 40)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,6 +224,6 @@ func spawnRaw(t *testing.T, path string, args []string, dir string) *rawClient {
 	return c
 }
 
-func (c *rawClient) Read(p []byte) (int, error) { return ptyRead(c.master, p) }
+func (c *rawClient) Read(p []byte) (int, error) { return ptyfile.Read(c.master, p) }
 
 func (c *rawClient) Write(p []byte) (int, error) { return c.master.Write(p) }

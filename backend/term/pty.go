@@ -3,15 +3,13 @@ package term
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"sync"
 	"syscall"
 	"time"
 
-	"github.com/creack/pty"
-	"golang.org/x/sys/unix"
+	"github.com/portcullis/portcullis/backend/ptyfile"
 )
 
 // ptyHangupGrace is how long Close waits for the program to exit after the
@@ -47,24 +45,11 @@ func StartPty(cmd *exec.Cmd, size Size) (*PtyTarget, error) {
 		return nil, errors.New("term: StartPty: nil command")
 	}
 	size = normalSize(size)
-	ptmx, tty, err := pty.Open()
+	master, tty, err := ptyfile.Open(size.Cols, size.Rows)
 	if err != nil {
-		return nil, fmt.Errorf("term: open pty: %w", err)
+		return nil, fmt.Errorf("term: %w", err)
 	}
 	defer tty.Close()
-	// pty.Open leaves the master in blocking mode (it calls Fd), where Close
-	// would not interrupt a Read. Re-open the descriptor in non-blocking mode
-	// so that os.File hands it to the runtime poller.
-	master, err := pollable(ptmx)
-	if err != nil {
-		ptmx.Close()
-		return nil, fmt.Errorf("term: pty: %w", err)
-	}
-	ptmx.Close()
-	if err := pty.Setsize(tty, &pty.Winsize{Cols: uint16(size.Cols), Rows: uint16(size.Rows)}); err != nil {
-		master.Close()
-		return nil, fmt.Errorf("term: pty size: %w", err)
-	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	if err := cmd.Start(); err != nil {
@@ -79,41 +64,10 @@ func StartPty(cmd *exec.Cmd, size Size) (*PtyTarget, error) {
 	return t, nil
 }
 
-// pollable duplicates f's descriptor, makes the copy non-blocking and wraps it
-// in a new *os.File, which the runtime then polls.
-func pollable(f *os.File) (*os.File, error) {
-	sc, err := f.SyscallConn()
-	if err != nil {
-		return nil, err
-	}
-	var fd int
-	var dupErr error
-	if err := sc.Control(func(raw uintptr) { fd, dupErr = unix.Dup(int(raw)) }); err != nil {
-		return nil, err
-	}
-	if dupErr != nil {
-		return nil, fmt.Errorf("dup: %w", dupErr)
-	}
-	unix.CloseOnExec(fd)
-	if err := unix.SetNonblock(fd, true); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("set non-blocking: %w", err)
-	}
-	return os.NewFile(uintptr(fd), f.Name()), nil
-}
-
 // Read reads the program's output. It returns io.EOF when the program and
 // every process holding the terminal have exited, or after Close.
 func (t *PtyTarget) Read(p []byte) (int, error) {
-	n, err := t.master.Read(p)
-	if err != nil && n == 0 {
-		// Linux reports a hung-up pty master as EIO.
-		if errors.Is(err, syscall.EIO) || errors.Is(err, os.ErrClosed) {
-			return 0, io.EOF
-		}
-		return 0, err
-	}
-	return n, nil
+	return ptyfile.Read(t.master, p)
 }
 
 // Write sends keystrokes to the program.
@@ -128,17 +82,8 @@ func (t *PtyTarget) Resize(cols, rows int) error {
 	if !ok {
 		return fmt.Errorf("term: invalid terminal size %dx%d", cols, rows)
 	}
-	sc, err := t.master.SyscallConn()
-	if err != nil {
-		return fmt.Errorf("term: resize: %w", err)
-	}
-	var ioErr error
-	ws := &unix.Winsize{Col: uint16(s.Cols), Row: uint16(s.Rows)}
-	if err := sc.Control(func(fd uintptr) { ioErr = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, ws) }); err != nil {
-		return fmt.Errorf("term: resize: %w", err)
-	}
-	if ioErr != nil {
-		return fmt.Errorf("term: resize: %w", ioErr)
+	if err := ptyfile.SetSize(t.master, s.Cols, s.Rows); err != nil {
+		return fmt.Errorf("term: %w", err)
 	}
 	return nil
 }
