@@ -282,7 +282,7 @@ api() { # api METHOD PATH [JSON]: the embedded backend's API as admin; prints th
 	curl -sS --max-time 10 -X "$1" -H "X-Portcullis-Launch: $launch_token" -H "Authorization: Bearer $admin_token" \
 		-H 'Content-Type: application/json' ${3:+--data "$3"} "$base_url/api/v1$2"
 }
-json_field() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" | head -n1; }
+json_field() { python3 -c 'import json, sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$1" 2>/dev/null; }
 launch_token=$(sed -n 's/.*"launch_token":"\([^"]*\)".*/\1/p' "$work/smoke/backend.json")
 [ -n "$launch_token" ] || fail "backend.json has no launch token for the smoke test"
 admin_token=$(curl -sS --max-time 10 -H "X-Portcullis-Launch: $launch_token" -H 'Content-Type: application/json' \

@@ -16,7 +16,6 @@ import (
 	"github.com/portcullis/portcullis/backend/guacgw"
 	"github.com/portcullis/portcullis/backend/session"
 	"github.com/portcullis/portcullis/backend/settings"
-	"github.com/portcullis/portcullis/backend/store"
 )
 
 // Desktops runs RDP and VNC sessions (desktops.Service).
@@ -74,37 +73,8 @@ func (a *API) registerDesktops() {
 func (a *API) serveDesktop(w http.ResponseWriter, r *http.Request) {
 	const path = "/ws/desktop"
 	ctx := r.Context()
-	rc := &reqCtx{remote: a.clientIP(r), userAgent: truncate(r.UserAgent(), 512)}
-	if origin := r.Header.Get("Origin"); origin != "" && !a.originAllowed(origin, r) {
-		a.deny(ctx, rc, "GET "+path, "desktop from a foreign origin: "+truncate(origin, 200))
-		writeJSONError(w, errForbidden("origin not allowed"))
-		return
-	}
-	if a.Desktops == nil {
-		writeJSONError(w, &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "desktop sessions are not available on this server"})
-		return
-	}
-	ct, why, err := a.spendConnectToken(ctx, connectToken(r))
-	if ct != nil {
-		var u store.User
-		if a.db.WithContext(ctx).Where("id = ?", ct.UserID).Take(&u).Error == nil {
-			rc.user, rc.orgID = &u, u.OrgID
-		}
-	}
-	if err != nil {
-		if why != "" {
-			a.deny(ctx, rc, "GET "+path, "desktop: "+why)
-		}
-		ae, internal := toAPIError(err)
-		if internal {
-			a.log.ErrorContext(ctx, "desktop token", "err", err)
-		}
-		writeJSONError(w, ae)
-		return
-	}
-	if rc.user == nil || !rc.user.IsActive {
-		a.deny(ctx, rc, "GET "+path, "desktop: the token's user is missing or disabled")
-		writeJSONError(w, errForbidden("user disabled"))
+	rc, ct, ok := a.acceptConnection(w, r, path, "desktop", a.Desktops != nil)
+	if !ok {
 		return
 	}
 	if !slices.Contains(desktops.Protocols, ct.Protocol) {

@@ -175,6 +175,49 @@ func (a *API) issueConnectToken(w http.ResponseWriter, r *http.Request, rc *reqC
 	return nil
 }
 
+// acceptConnection opens a session WebSocket request (what, "web terminal"
+// or "desktop", names it to the user and in the audit log): the Origin is
+// checked first, so that a foreign page cannot spend a token; then, when the
+// service is available, the one-time connection token is spent and its user
+// must be active. Every refusal is audited and answered; ok is false then.
+func (a *API) acceptConnection(w http.ResponseWriter, r *http.Request, path, what string, available bool) (*reqCtx, *store.ConnectToken, bool) {
+	ctx := r.Context()
+	rc := &reqCtx{remote: a.clientIP(r), userAgent: truncate(r.UserAgent(), 512)}
+	if origin := r.Header.Get("Origin"); origin != "" && !a.originAllowed(origin, r) {
+		a.deny(ctx, rc, "GET "+path, what+" from a foreign origin: "+truncate(origin, 200))
+		writeJSONError(w, errForbidden("origin not allowed"))
+		return nil, nil, false
+	}
+	if !available {
+		writeJSONError(w, &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: what + " sessions are not available on this server"})
+		return nil, nil, false
+	}
+	ct, why, err := a.spendConnectToken(ctx, connectToken(r))
+	if ct != nil {
+		var u store.User
+		if a.db.WithContext(ctx).Where("id = ?", ct.UserID).Take(&u).Error == nil {
+			rc.user, rc.orgID = &u, u.OrgID
+		}
+	}
+	if err != nil {
+		if why != "" {
+			a.deny(ctx, rc, "GET "+path, what+": "+why)
+		}
+		ae, internal := toAPIError(err)
+		if internal {
+			a.log.ErrorContext(ctx, what+" token", "err", err)
+		}
+		writeJSONError(w, ae)
+		return nil, nil, false
+	}
+	if rc.user == nil || !rc.user.IsActive {
+		a.deny(ctx, rc, "GET "+path, what+": the token's user is missing or disabled")
+		writeJSONError(w, errForbidden("user disabled"))
+		return nil, nil, false
+	}
+	return rc, ct, true
+}
+
 // connectToken finds the connection token of a terminal WebSocket request.
 func connectToken(r *http.Request) string {
 	for _, p := range websocket.Subprotocols(r) {
@@ -220,37 +263,8 @@ func (a *API) spendConnectToken(ctx context.Context, token string) (*store.Conne
 func (a *API) serveTerminal(w http.ResponseWriter, r *http.Request) {
 	const path = "/ws/terminal"
 	ctx := r.Context()
-	rc := &reqCtx{remote: a.clientIP(r), userAgent: truncate(r.UserAgent(), 512)}
-	if origin := r.Header.Get("Origin"); origin != "" && !a.originAllowed(origin, r) {
-		a.deny(ctx, rc, "GET "+path, "web terminal from a foreign origin: "+truncate(origin, 200))
-		writeJSONError(w, errForbidden("origin not allowed"))
-		return
-	}
-	if a.Terminals == nil {
-		writeJSONError(w, &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "web terminals are not available on this server"})
-		return
-	}
-	ct, why, err := a.spendConnectToken(ctx, connectToken(r))
-	if ct != nil {
-		var u store.User
-		if a.db.WithContext(ctx).Where("id = ?", ct.UserID).Take(&u).Error == nil {
-			rc.user, rc.orgID = &u, u.OrgID
-		}
-	}
-	if err != nil {
-		if why != "" {
-			a.deny(ctx, rc, "GET "+path, "web terminal: "+why)
-		}
-		ae, internal := toAPIError(err)
-		if internal {
-			a.log.ErrorContext(ctx, "web terminal token", "err", err)
-		}
-		writeJSONError(w, ae)
-		return
-	}
-	if rc.user == nil || !rc.user.IsActive {
-		a.deny(ctx, rc, "GET "+path, "web terminal: the token's user is missing or disabled")
-		writeJSONError(w, errForbidden("user disabled"))
+	rc, ct, ok := a.acceptConnection(w, r, path, "web terminal", a.Terminals != nil)
+	if !ok {
 		return
 	}
 	if slices.Contains(desktops.Protocols, ct.Protocol) {

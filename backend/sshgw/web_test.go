@@ -312,8 +312,11 @@ func TestWebTerminal(t *testing.T) {
 		if status, _ := connectToken(t, base, aliceTok, map[string]any{"asset_id": "web01"}); status != http.StatusBadRequest {
 			t.Errorf("asset_id of the wrong type: got %d, want 400", status)
 		}
-		if status, _ := connectToken(t, base, aliceTok, map[string]any{"asset_id": g.web01.ID, "protocol": "rdp"}); status != http.StatusBadRequest {
-			t.Errorf("a protocol that is no terminal: got %d, want 400", status)
+		if status, _ := connectToken(t, base, aliceTok, map[string]any{"asset_id": g.web01.ID, "protocol": "gopher"}); status != http.StatusBadRequest {
+			t.Errorf("an unknown protocol: got %d, want 400", status)
+		}
+		if status, _ := connectToken(t, base, aliceTok, map[string]any{"asset_id": g.web01.ID, "protocol": "rdp"}); status != http.StatusForbidden {
+			t.Errorf("a protocol the asset does not speak: got %d, want 403", status)
 		}
 		denied := 0
 		for _, r := range g.oplogRows("access.deny") {
