@@ -65,13 +65,22 @@ install_npm() {
 }
 
 install_go_tools() {
+	# The S3-compatible server that the backend/storage tests run (a 2-minute build on 2 cores).
+	local VERSITYGW_VERSION=v1.8.0
 	mkdir -p "$ROOT/bin"
 	if [ -x "$ROOT/bin/staticcheck" ] && "$ROOT/bin/staticcheck" -version 2>/dev/null | grep -q "(${STATICCHECK_VERSION#v})"; then
 		log "staticcheck $STATICCHECK_VERSION: present"
-		return
+	else
+		log "installing staticcheck $STATICCHECK_VERSION into ./bin"
+		GOBIN=$ROOT/bin go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
 	fi
-	log "installing staticcheck $STATICCHECK_VERSION into ./bin"
-	GOBIN=$ROOT/bin go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+	if [ -x "$ROOT/bin/versitygw" ] && go version -m "$ROOT/bin/versitygw" 2>/dev/null |
+		grep -qE "^[[:space:]]+mod[[:space:]]+github.com/versity/versitygw[[:space:]]+${VERSITYGW_VERSION}([[:space:]]|$)"; then
+		log "versitygw $VERSITYGW_VERSION: present"
+	else
+		log "installing versitygw $VERSITYGW_VERSION into ./bin"
+		GOBIN=$ROOT/bin go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+	fi
 }
 
 command -v go >/dev/null || { log "go is not installed (need Go 1.26)"; exit 1; }
