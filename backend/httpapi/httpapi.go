@@ -25,6 +25,7 @@ import (
 
 	"github.com/portcullis/portcullis/backend/audit"
 	"github.com/portcullis/portcullis/backend/auth"
+	"github.com/portcullis/portcullis/backend/bundle"
 	"github.com/portcullis/portcullis/backend/perm"
 	"github.com/portcullis/portcullis/backend/session"
 	"github.com/portcullis/portcullis/backend/settings"
@@ -63,6 +64,10 @@ type Deps struct {
 	Terminals Terminals
 	// Desktops runs RDP and VNC sessions (/ws/desktop); nil answers 503.
 	Desktops Desktops
+	// Signer signs exported session bundles; nil answers 503.
+	Signer *bundle.Signer
+	// Recordings uploads recordings to the object store; nil: no backlog.
+	Recordings Recordings
 	// RecordingDir is where session recordings are (GET /sessions/{id}/recording).
 	RecordingDir string
 	// SetupDir is the data dir holding the one-time admin password file; with
@@ -79,6 +84,7 @@ type API struct {
 	mux     *http.ServeMux
 	metrics *metrics
 	openapi openAPICache
+	indexes indexer
 }
 
 // access says who may call a route.
@@ -153,6 +159,8 @@ func New(d Deps) *API {
 	a.registerSetup()
 	a.registerRecordings()
 	a.registerDesktops()
+	a.registerExport()
+	a.registerStorage()
 	for _, rt := range a.routes {
 		a.mux.Handle(rt.method+" /api/v1"+rt.path, a.wrap(rt))
 	}

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -8,32 +10,24 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
+	"github.com/portcullis/portcullis/backend/record"
 	"github.com/portcullis/portcullis/backend/store"
 )
 
-// registerRecordings adds the download of a session's recording, for the
-// replay in the UI (asciinema-player) and for `asciinema play`.
+// registerRecordings adds the recordings of sessions: the whole file (for
+// `asciinema play` and the desktop player), its seek index (built on first
+// use) and byte ranges of it, which the UI's player fetches segment by
+// segment so that a long recording opens and seeks without a full download.
 func (a *API) registerRecordings() {
 	a.add(&route{method: "GET", path: "/sessions/{id}/recording", tag: "Sessions",
-		summary: "A session's recording: asciicast v2 for terminals (sent gzip-encoded: Content-Encoding: gzip), Guacamole instructions (.guac) for desktops; every read is audited",
+		summary: "A session's recording: asciicast v2 for terminals (plain text, ready for asciinema play), Guacamole instructions (.guac) for desktops; every read is audited",
 		access:  adminRead,
 		h: func(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-			id := r.PathValue("id")
-			if len(id) > 64 {
-				return errNotFound("session")
-			}
-			var s store.Session
-			if err := a.db.WithContext(r.Context()).Where("id = ? AND org_id = ?", id, rc.orgID).Take(&s).Error; err != nil {
-				if errors.Is(store.Translate(err), store.ErrNotFound) {
-					var n int64
-					a.db.WithContext(r.Context()).Model(&store.Session{}).Where("id = ?", id).Count(&n)
-					if n > 0 {
-						a.deny(r.Context(), rc, "GET /sessions/{id}/recording", "recording of another organization's session "+id)
-					}
-					return errNotFound("session")
-				}
-				return store.Translate(err)
+			s, err := a.sessionOf(r, rc, "GET /sessions/{id}/recording")
+			if err != nil {
+				return err
 			}
 			f, err := a.openRecording(s.Recording)
 			if err != nil {
@@ -52,13 +46,133 @@ func (a *API) registerRecordings() {
 				h.Set("Content-Type", "application/x-asciicast")
 				h.Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", s.ID+".cast"))
 			}
+			var src io.Reader = f
 			if strings.HasSuffix(s.Recording, ".gz") {
-				h.Set("Content-Encoding", "gzip")
+				// An indexed .cast.gz holds one gzip member per segment, which
+				// browsers (and some clients) do not read past the first as a
+				// Content-Encoding: send it decompressed.
+				zr, err := gzip.NewReader(f)
+				if err != nil {
+					return fmt.Errorf("httpapi: recording of %s: %w", s.ID, err)
+				}
+				defer zr.Close()
+				src = zr
 			}
 			w.WriteHeader(http.StatusOK)
-			io.Copy(w, f)
+			if _, err := io.Copy(w, src); err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+				a.log.WarnContext(r.Context(), "send recording", "session", s.ID, "err", err)
+			}
 			return nil
 		}})
+	a.add(&route{method: "GET", path: "/sessions/{id}/recording/index", tag: "Sessions",
+		summary: "The seek index of a session's recording (segments with their times, byte ranges and keyframes, and the command markers), built on first use; the start of a replay, audited as session.replay",
+		access:  adminRead, resp: record.Index{},
+		h: func(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+			s, err := a.sessionOf(r, rc, "GET /sessions/{id}/recording/index")
+			if err != nil {
+				return err
+			}
+			if s.EndedAt == nil {
+				return &Error{Status: http.StatusConflict, Code: codeConflict, Message: "the session is still running: watch it live; its recording can be replayed once it ends"}
+			}
+			f, err := a.openRecording(s.Recording)
+			if err != nil {
+				a.oplog(r.Context(), rc, "session.replay", "session", s.ID, s.Username+"@"+s.AssetName, nil, nil, false, err.Error())
+				return errNotFound("recording")
+			}
+			f.Close()
+			idx, err := a.indexes.build(r.Context(), f.Name())
+			a.oplog(r.Context(), rc, "session.replay", "session", s.ID, s.Username+"@"+s.AssetName, nil, nil, err == nil, errMessage(err))
+			if err != nil {
+				return fmt.Errorf("httpapi: index recording of %s: %w", s.ID, err)
+			}
+			writeJSON(w, http.StatusOK, idx)
+			return nil
+		}})
+	a.add(&route{method: "GET", path: "/sessions/{id}/recording/raw", tag: "Sessions",
+		summary: "The recording's file as stored, with HTTP range requests (Range: bytes=a-b): the player fetches the segments its index names (gzip members of a .cast.gz)",
+		access:  adminRead,
+		h: func(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+			s, err := a.sessionOf(r, rc, "GET /sessions/{id}/recording/raw")
+			if err != nil {
+				return err
+			}
+			f, err := a.openRecording(s.Recording)
+			if err != nil {
+				return errNotFound("recording")
+			}
+			defer f.Close()
+			st, err := f.Stat()
+			if err != nil {
+				return fmt.Errorf("httpapi: recording: %w", err)
+			}
+			h := w.Header()
+			h.Set("Cache-Control", "no-store")
+			h.Set("Content-Type", "application/octet-stream")
+			http.ServeContent(w, r, "", st.ModTime(), f)
+			return nil
+		}})
+}
+
+// sessionOf loads the session named by the request's {id} in the caller's
+// organization; one of another organization is audited and reported as 404.
+func (a *API) sessionOf(r *http.Request, rc *reqCtx, what string) (*store.Session, error) {
+	id := r.PathValue("id")
+	if len(id) > 64 {
+		return nil, errNotFound("session")
+	}
+	var s store.Session
+	if err := a.db.WithContext(r.Context()).Where("id = ? AND org_id = ?", id, rc.orgID).Take(&s).Error; err != nil {
+		if errors.Is(store.Translate(err), store.ErrNotFound) {
+			var n int64
+			a.db.WithContext(r.Context()).Model(&store.Session{}).Where("id = ?", id).Count(&n)
+			if n > 0 {
+				a.deny(r.Context(), rc, what, "recording of another organization's session "+id)
+			}
+			return nil, errNotFound("session")
+		}
+		return nil, store.Translate(err)
+	}
+	return &s, nil
+}
+
+// indexer builds recording indexes one at a time per file: two players
+// opening the same recording wait for one build.
+type indexer struct {
+	mu       sync.Mutex // guards inflight
+	inflight map[string]*indexBuild
+}
+
+type indexBuild struct {
+	done chan struct{}
+	idx  *record.Index
+	err  error
+}
+
+func (x *indexer) build(ctx context.Context, path string) (*record.Index, error) {
+	x.mu.Lock()
+	if x.inflight == nil {
+		x.inflight = map[string]*indexBuild{}
+	}
+	b, ok := x.inflight[path]
+	if !ok {
+		b = &indexBuild{done: make(chan struct{})}
+		x.inflight[path] = b
+		go func() {
+			b.idx, b.err = record.BuildIndex(context.WithoutCancel(ctx), path, record.IndexOptions{})
+			x.mu.Lock()
+			delete(x.inflight, path)
+			x.mu.Unlock()
+			close(b.done)
+		}()
+	}
+	x.mu.Unlock()
+	select {
+	case <-b.done:
+		return b.idx, b.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // openRecording opens a recording file, which must lie in the recordings

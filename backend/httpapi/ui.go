@@ -31,7 +31,7 @@ func uiHandler(ui fs.FS) http.Handler {
 		if p == "index.html" || r.URL.Path == "/" {
 			w.Header().Set("Cache-Control", "no-cache")
 		}
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; connect-src 'self' ws: wss:; frame-ancestors 'none'")
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; connect-src 'self' ws: wss:; frame-ancestors 'none'")
 		files.ServeHTTP(w, r)
 	})
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/portcullis/portcullis/backend/audit"
 	"github.com/portcullis/portcullis/backend/auth"
+	"github.com/portcullis/portcullis/backend/bundle"
 	"github.com/portcullis/portcullis/backend/config"
 	"github.com/portcullis/portcullis/backend/desktops"
 	"github.com/portcullis/portcullis/backend/hostkey"
@@ -49,14 +50,19 @@ type Server struct {
 	tlsInfo  *TLSInfo
 	dialer   *reach.Dialer
 	baseLog  *slog.Logger
-	initial  string
-	ready    chan struct{}
-	addrMu   sync.Mutex // guards addr
-	addr     string
-	sshAddr  string
-	closeMu  sync.Mutex // guards closed
-	closed   bool
+	// recordings indexes finished recordings in the background.
+	recordings *recordings
+	initial    string
+	ready      chan struct{}
+	addrMu     sync.Mutex // guards addr
+	addr       string
+	sshAddr    string
+	closeMu    sync.Mutex // guards closed
+	closed     bool
 }
+
+// signingKeyAAD binds the sealed recording-signing key to its purpose.
+const signingKeyAAD = "portcullis/signing-key/v1"
 
 // New opens the data dir and database and builds the API. It creates the
 // initial admin on the very first start.
@@ -112,11 +118,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	if node == "" {
 		node = "portcullisd"
 	}
-	sessions := session.NewRegistry(st.DB, aud, log, clock, node, session.WithNotifier(session.NewMailNotifier(st.DB, sets, v, log)))
+	recs := newRecordings(log, cfg.DataDir, st.DB, sets, v, aud, clock)
+	sessions := session.NewRegistry(st.DB, aud, log, clock, node, session.WithNotifier(session.NewMailNotifier(st.DB, sets, v, log)),
+		session.WithEnded(recs.ended))
 	if _, err := sessions.RecoverInterrupted(ctx); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log.With("component", "server"), baseLog: log, store: st, auth: authSvc, sessions: sessions, initial: initial, ready: make(chan struct{})}
+	recs.start()
+	defer func() {
+		if !ok {
+			recs.close()
+		}
+	}()
+	s := &Server{cfg: cfg, log: log.With("component", "server"), baseLog: log, store: st, auth: authSvc, sessions: sessions, recordings: recs, initial: initial, ready: make(chan struct{})}
 	if s.tlsConf, s.tlsInfo, err = loadTLS(cfg); err != nil {
 		return nil, err
 	}
@@ -129,6 +143,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		s.dialer.Close()
 		return nil, err
 	}
+	signer, err := bundle.LoadOrCreateSigner(cfg.DataDir,
+		func(p []byte) ([]byte, error) { return v.Seal(p, signingKeyAAD) },
+		func(p []byte) ([]byte, error) { return v.Unseal(p, signingKeyAAD) })
+	if err != nil {
+		s.dialer.Close()
+		return nil, fmt.Errorf("server: signing key: %w", err)
+	}
 	desk, err := desktops.New(desktops.Config{RecordingDir: filepath.Join(cfg.DataDir, "recordings"), GuacdAddr: cfg.GuacdAddr},
 		desktops.Deps{DB: st.DB, Perm: resolver, Vault: v, Audit: aud, Settings: sets, Sessions: sessions, Log: log, Clock: clock})
 	if err != nil {
@@ -138,7 +159,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	s.api = httpapi.New(httpapi.Deps{
 		Store: st, Auth: authSvc, Perm: resolver, Vault: v, Audit: aud, Settings: sets, Log: log, Clock: clock,
 		UI: ui, AllowedOrigins: cfg.AllowedOrigins, TrustedProxies: proxies, LaunchToken: cfg.LaunchToken,
-		MaxBodyBytes: cfg.MaxBodyBytes, Registry: prometheus.NewRegistry(), Sessions: sessions, Terminals: s.gw, Desktops: desk,
+		MaxBodyBytes: cfg.MaxBodyBytes, Registry: prometheus.NewRegistry(), Sessions: sessions, Terminals: s.gw, Desktops: desk, Signer: signer, Recordings: recs,
 		SetupDir: cfg.DataDir, RecordingDir: filepath.Join(cfg.DataDir, "recordings"),
 	})
 	ok = true
@@ -300,5 +321,6 @@ func (s *Server) Close() error {
 	if s.dialer != nil {
 		s.dialer.Close()
 	}
+	s.recordings.close()
 	return s.store.Close()
 }

@@ -363,6 +363,9 @@ func (l *Live) End(ctx context.Context, reason string) error {
 	if err != nil {
 		return fmt.Errorf("session: end %s: %w", l.meta.ID, err)
 	}
+	if l.r.ended != nil {
+		go l.r.ended(l.meta)
+	}
 	return nil
 }
 

@@ -99,6 +99,12 @@ type Notifier interface {
 // Option configures a Registry.
 type Option func(*Registry)
 
+// WithEnded sets a function told of every session once it ended and its row
+// says so, and of every session closed as interrupted at start-up: its
+// recording is complete then (the server indexes and uploads it). It is
+// called on its own goroutine.
+func WithEnded(f func(Meta)) Option { return func(r *Registry) { r.ended = f } }
+
 // WithNotifier sets who is told about new approval requests (e.g. a MailNotifier).
 func WithNotifier(n Notifier) Option { return func(r *Registry) { r.notifier = n } }
 
@@ -139,6 +145,7 @@ type Registry struct {
 	clock    func() time.Time
 	node     string
 	notifier Notifier
+	ended    func(Meta) // told of each session that ended (its recording is complete)
 
 	ringSize    int
 	watchBuffer int
@@ -333,6 +340,16 @@ func (r *Registry) RecoverInterrupted(ctx context.Context) (int, error) {
 	if len(ids) > 0 {
 		r.log.WarnContext(ctx, "closed sessions left open by a crash", "count", len(ids), "node", r.node)
 		r.repairRecordings(ctx, ids)
+		if r.ended != nil {
+			var rows []store.Session
+			if err := r.db.WithContext(ctx).Where("id IN ?", ids).Find(&rows).Error; err == nil {
+				for _, s := range rows {
+					go r.ended(Meta{ID: s.ID, OrgID: s.OrgID, UserID: s.UserID, Username: s.Username, AssetID: s.AssetID,
+						AssetName: s.AssetName, AccountName: s.AccountName, Protocol: s.Protocol, Kind: s.Kind, Via: s.Via,
+						SourceIP: s.SourceIP, Recording: s.Recording, StartedAt: s.StartedAt, Node: s.Node})
+				}
+			}
+		}
 	}
 	return len(ids), nil
 }

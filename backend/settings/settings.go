@@ -192,12 +192,58 @@ func (d *Desktop) Validate() error {
 	return nil
 }
 
+// Recordings holds where recordings are kept and for how long. Recordings are
+// always written to the local recordings directory first; with S3 enabled,
+// finished ones are copied there in the background (kept locally too unless
+// KeepLocal is off). RetentionDays > 0 deletes recordings of sessions that
+// ended longer ago (sessions on legal hold excepted); 0 keeps them forever.
+type Recordings struct {
+	RetentionDays int  `json:"retention_days"`
+	KeepLocal     bool `json:"keep_local"`
+	S3            S3   `json:"s3"`
+}
+
+// S3 is an S3-compatible object store for recordings. The secret key is
+// sealed by the vault (SecretEnc) and never returned; HasSecret tells whether
+// one is set, and Secret is write-only.
+type S3 struct {
+	Enabled            bool   `json:"enabled"`
+	Endpoint           string `json:"endpoint"`
+	Bucket             string `json:"bucket"`
+	Prefix             string `json:"prefix"`
+	Region             string `json:"region"`
+	AccessKey          string `json:"access_key"`
+	Secret             string `json:"secret,omitempty"` // write-only
+	SecretEnc          []byte `json:"secret_enc,omitempty"`
+	HasSecret          bool   `json:"has_secret"`
+	UseTLS             bool   `json:"use_tls"`
+	InsecureSkipVerify bool   `json:"insecure_skip_verify"`
+}
+
+// S3SecretAAD binds the sealed S3 secret key (S3.SecretEnc) to its purpose.
+const S3SecretAAD = "portcullis/settings/s3-secret/v1"
+
+// DefaultRecordings keeps everything, locally too.
+func DefaultRecordings() Recordings { return Recordings{KeepLocal: true} }
+
+// Validate checks the retention.
+func (r *Recordings) Validate() error {
+	if r.RetentionDays < 0 || r.RetentionDays > 36500 {
+		return &FieldError{"retention_days", "must be between 0 (keep forever) and 36500"}
+	}
+	if r.S3.Enabled && (r.S3.Endpoint == "" || r.S3.Bucket == "" || r.S3.AccessKey == "") {
+		return &FieldError{"s3", "endpoint, bucket and access key are required to enable S3"}
+	}
+	return nil
+}
+
 // Keys of the settings rows.
 const (
 	KeySite     = "site"
 	KeySMTP     = "smtp"
 	KeySecurity = "security"
 	KeyDesktop  = "desktop"
+	KeyRecords  = "recordings"
 )
 
 // Store reads and writes settings.
@@ -260,6 +306,14 @@ func (s *Store) Desktop(ctx context.Context) (Desktop, error) {
 	var d Desktop
 	err := s.Get(ctx, KeyDesktop, &d)
 	return d, err
+}
+
+// Recordings returns where recordings are kept, with the sealed S3 secret.
+func (s *Store) Recordings(ctx context.Context) (Recordings, error) {
+	r := DefaultRecordings()
+	err := s.Get(ctx, KeyRecords, &r)
+	r.S3.HasSecret = len(r.S3.SecretEnc) > 0
+	return r, err
 }
 
 // SMTP returns the SMTP settings with the sealed password (PasswordEnc).

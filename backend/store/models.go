@@ -398,6 +398,12 @@ type Session struct {
 	Node         string     `gorm:"size:128" json:"node"` // the portcullisd node that hosts it
 	Kind         string     `gorm:"size:16" json:"kind"`  // shell, exec, sftp, scp
 	Via          string     `gorm:"size:8" json:"via"`    // ssh (the user's SSH client) or web (the web terminal)
+	// LegalHold exempts the recording from retention.
+	LegalHold bool `gorm:"not null;default:false" json:"legal_hold"`
+	// UploadedAt is when the recording reached the object store (nil: not there).
+	UploadedAt *time.Time `json:"uploaded_at"`
+	// RecordingDeletedAt is when retention deleted the recording.
+	RecordingDeletedAt *time.Time `json:"recording_deleted_at"`
 }
 
 // ConnectToken is a one-time ticket for a web terminal: bound to a user, an
