@@ -20,7 +20,7 @@ import (
 var icon []byte
 
 func main() {
-	desktop, err := app.New(app.Config{UI: frontend.Dist, Icon: icon})
+	desktop, err := app.New(app.Config{UI: frontend.Dist, Icon: icon, Open: os.Args[1:]})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "portcullis:", err)
 		os.Exit(1)

@@ -55,6 +55,9 @@ type Config struct {
 	LogLevel string
 	// Stderr receives the log besides the log file. Default: os.Stderr.
 	Stderr io.Writer
+	// Open names files given on the command line (a recording or bundle
+	// opened from the file manager); the page replays them at start.
+	Open []string
 }
 
 // App is the desktop application. Its exported methods are bound to the frontend
@@ -71,9 +74,12 @@ type App struct {
 	profiles  *profileStore
 	tokens    *tokenStore
 
-	mu     sync.Mutex      // guards remote and ctx
-	remote *remoteProxy    // the current Remote profile's proxy, started on demand
-	ctx    context.Context // the Wails context, once the window exists
+	replays *replayStore // recordings opened for offline replay
+
+	mu      sync.Mutex      // guards remote, ctx and pending
+	remote  *remoteProxy    // the current Remote profile's proxy, started on demand
+	ctx     context.Context // the Wails context, once the window exists
+	pending []string        // recordings to open at start (Config.Open)
 
 	closeOnce sync.Once     // shutdown runs once
 	firstCall sync.Once     // logs the cold start once
@@ -130,6 +136,12 @@ func New(cfg Config) (*App, error) {
 		token:     token,
 	}
 	a.tokens = &tokenStore{dir: cfg.ConfigDir}
+	a.replays = newReplayStore(filepath.Join(cfg.ConfigDir, "replay"))
+	for _, p := range cfg.Open {
+		if abs, err := filepath.Abs(p); err == nil {
+			a.pending = append(a.pending, abs)
+		}
+	}
 	a.profiles, err = loadProfiles(filepath.Join(cfg.ConfigDir, "profiles.json"))
 	if err != nil {
 		a.log.Warn("profiles not loaded; starting with Local", "err", err)
@@ -331,7 +343,9 @@ func Options(a *App) *options.App {
 			Assets:  a.ui,
 			Handler: spaFallback(a.ui),
 		},
+		DragAndDrop:   &options.DragAndDrop{EnableFileDrop: true, DisableWebViewDrop: true},
 		OnStartup:     a.startup,
+		OnDomReady:    func(ctx context.Context) { runtime.OnFileDrop(ctx, a.fileDropped) },
 		OnBeforeClose: a.beforeClose,
 		OnShutdown:    a.shutdown,
 		Logger:        wailsLogger{log: a.wailsLog, exit: os.Exit},

@@ -8,13 +8,13 @@ import (
 	"github.com/wailsapp/wails/v2/pkg/runtime"
 )
 
-// The window's menu: Portcullis (reload, quit) and Profiles (one radio item
-// per profile; choosing one switches to it and reloads the page). There is no
-// "Open recording…" yet: the offline player is not built, so the item is not
-// shown.
+// The window's menu: Portcullis (open a recording for offline replay,
+// reload, quit) and Profiles (one radio item per profile; choosing one
+// switches to it and reloads the page).
 
 // menuActions are what the menu items do; the App provides them, tests record them.
 type menuActions struct {
+	open     func()
 	switchTo func(id string)
 	reload   func()
 	quit     func()
@@ -24,6 +24,8 @@ type menuActions struct {
 func buildMenu(ps Profiles, act menuActions) *menu.Menu {
 	m := menu.NewMenu()
 	app := m.AddSubmenu("Portcullis")
+	app.AddText("Open recording…", keys.CmdOrCtrl("o"), func(*menu.CallbackData) { act.open() })
+	app.AddSeparator()
 	app.AddText("Reload", keys.CmdOrCtrl("r"), func(*menu.CallbackData) { act.reload() })
 	app.AddSeparator()
 	app.AddText("Quit", keys.CmdOrCtrl("q"), func(*menu.CallbackData) { act.quit() })
@@ -44,6 +46,7 @@ func buildMenu(ps Profiles, act menuActions) *menu.Menu {
 // appMenu is the menu of the App's window.
 func (a *App) appMenu() *menu.Menu {
 	return buildMenu(a.profiles.list(), menuActions{
+		open: func() { go a.openFromMenu() },
 		switchTo: func(id string) {
 			if _, err := a.SwitchProfile(id); err != nil {
 				a.log.Warn("switch profile from the menu", "err", err)

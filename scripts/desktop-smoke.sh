@@ -30,6 +30,7 @@ SHOT=$ART/desktop-login.png
 SHOT_AFTER=$ART/desktop-after-login.png
 SHOT_TERM=$ART/desktop-terminal.png
 SHOT_DESK=$ART/desktop-rdp.png
+SHOT_REPLAY=$ART/desktop-offline-replay.png
 FAKEGUACD=$ROOT/bin/fakeguacd
 LOG=$ART/desktop-smoke.log
 BINARY=$ROOT/bin/portcullis-desktop
@@ -131,7 +132,7 @@ exited_early() {
 launch() {
 	rm -f "$work/smoke/backend.json"
 	echo "=== launch $(date -u +%FT%TZ)" >>"$out"
-	"$BINARY" >>"$out" 2>&1 &
+	"$BINARY" "$@" >>"$out" 2>&1 &
 	pid=$!
 	local deadline=$((SECONDS + TIMEOUT))
 	until [ -s "$work/smoke/backend.json" ]; do
@@ -140,6 +141,7 @@ launch() {
 		sleep 0.5
 	done
 	base_url=$(sed -n 's/.*"base_url":"\([^"]*\)".*/\1/p' "$work/smoke/backend.json")
+	launch_token=$(sed -n 's/.*"launch_token":"\([^"]*\)".*/\1/p' "$work/smoke/backend.json")
 	[[ $base_url == http://127.0.0.1:* ]] || fail "backend.json has no loopback base_url: $(cat "$work/smoke/backend.json")"
 }
 
@@ -431,8 +433,30 @@ while :; do
 	[ $SECONDS -lt $deadline ] || fail "the relaunched window is not logged in within 30s: $reason"
 done
 check "relaunched window logged in with the sealed token (no plain token in $(basename "$tokens"))"
+# The terminal session ended with the first run: export it as a signed bundle for the offline replay.
+sid=$(api GET '/sessions?page_size=50' | python3 -c 'import json, sys; print(next(s["id"] for s in json.load(sys.stdin)["items"] if s["protocol"] == "ssh"))')
+bundle=$work/smoke-session.pcbundle
+curl -sS --max-time 30 -H "X-Portcullis-Launch: $launch_token" -H "Authorization: Bearer $admin_token" \
+	-o "$bundle" "$base_url/api/v1/sessions/$sid/export" || fail "could not export session $sid"
+fingerprint=$(api GET /settings/signing-key | json_field fingerprint)
+[ -n "$fingerprint" ] || fail "no signing key fingerprint"
+shutdown
+
+# 6. Offline replay: the bundle opened from the command line (as the file manager does) in a fresh
+# desktop with no profile ever set up or logged in: the player and the signature check need no server.
+export XDG_CONFIG_HOME=$work/fresh-config
+launch "$bundle"
+find_window
+deadline=$((SECONDS + 30))
+until import -window root "$shot" && cp "$shot" "$SHOT_REPLAY" && grep -q "Verified" <<<"$(ocr "$shot")"; do
+	alive || exited_early
+	[ $SECONDS -lt $deadline ] || fail "the bundle's verdict is not on the screen within 30s: $(ocr "$shot" | cut -c1-300)"
+	sleep 1
+done
+grep -q "smoke-session" <<<"$(ocr "$shot")" || fail "the bundle's name is not on the screen: $(ocr "$shot" | cut -c1-300)"
+check "offline replay of an exported bundle opened from the command line: verified (the server signs with $fingerprint)"
 shutdown
 
 save_logs
-say "screenshots: ${SHOT#"$ROOT"/} ${SHOT_AFTER#"$ROOT"/} ${SHOT_TERM#"$ROOT"/} ${SHOT_DESK#"$ROOT"/}"
+say "screenshots: ${SHOT#"$ROOT"/} ${SHOT_AFTER#"$ROOT"/} ${SHOT_TERM#"$ROOT"/} ${SHOT_DESK#"$ROOT"/} ${SHOT_REPLAY#"$ROOT"/}"
 say "$passed passed, 0 failed"

@@ -18,6 +18,8 @@ APT_PACKAGES=(
 	openssh-server openssh-client asciinema ssh-audit
 	postgresql postgresql-client mariadb-server mariadb-client redis-server redis-tools
 	inetutils-telnetd socat iproute2 passwd
+	# export bundles: checked with the real unzip, openssl and jq in the tests
+	unzip openssl jq
 )
 
 log() { printf 'setup: %s\n' "$*" >&2; }

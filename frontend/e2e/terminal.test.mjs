@@ -8,12 +8,13 @@
 // watches her session live and kills it with a reason, which her tab shows; the
 // other organization's admin sees no session and cannot open a terminal to it.
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe } from 'node:test'
-import { Actor, artifactsDir, launchBrowser } from './lib/browser.mjs'
+import { Actor, artifactsDir, launchBrowser, repoRoot } from './lib/browser.mjs'
 import { apiOf, stepper } from './lib/harness.mjs'
 import { startServer } from './lib/server.mjs'
 import { startSshd } from './lib/sshd.mjs'
@@ -210,20 +211,97 @@ describe('the web terminal', () => {
     assert.ok(s && s.via === 'web' && s.ended_at && s.end_reason.includes(KILL_REASON), JSON.stringify(s))
   })
 
-  step("admin: replays alice's session from the session history", async () => {
+  step(
+    "admin: replays alice's session: the command timeline seeks to the right frame, speed plays faster",
+    async () => {
+      const adm = await actor('admin')
+      await openMenu(adm.page, 'sessions', /Sessions/)
+      const r = adm.page.getByTestId('sessions-row').filter({ hasText: 'alice' }).first()
+      await visible(r)
+      await r.getByTestId('session-replay').click()
+      await visible(adm.page.getByTestId('replay-dialog'))
+      const player = adm.page.getByTestId('recording-player')
+      await visible(player, 15_000)
+      assert.equal(await adm.page.getByTestId('replay-error').count(), 0)
+      // Each logged command is a marker; the search filters them.
+      const markers = player.getByTestId('player-marker')
+      await waitUntil(async () => (await markers.count()) >= 2, { message: 'command markers in the timeline' })
+      await player.getByTestId('player-search').fill('watched')
+      await waitUntil(async () => (await markers.count()) === 1, { message: 'the search to leave one marker' })
+      // Seeking to the second command shows what the terminal showed then: the
+      // first command's output, and not yet the second's.
+      await markers.first().click()
+      const shown = async () => player.getByTestId('player-screen').locator('.xterm-rows').innerText()
+      await waitUntil(async () => (await shown()).includes('e2e-42'), { message: 'the earlier output at the marker' })
+      assert.ok(!(await shown()).includes('watched-42'), `the later output is already on screen: ${await shown()}`)
+      const seekMs = Number(await player.getAttribute('data-seek-ms'))
+      assert.ok(seekMs < 1000, `seek took ${seekMs} ms`)
+      // Played at 16x, the recording advances much faster than the clock.
+      await player.getByTestId('player-search').fill('')
+      await waitUntil(async () => (await markers.count()) >= 2, { message: 'all the markers again' })
+      await markers.first().click()
+      await waitUntil(async () => Number(await player.getAttribute('data-time')) < 1, {
+        message: 'the seek to the first command',
+      })
+      const t0 = Number(await player.getAttribute('data-time'))
+      await player.getByTestId('player-speed').click()
+      await adm.page.locator('.n-base-select-option').filter({ hasText: /^16x$/ }).click()
+      await player.getByTestId('player-play').click()
+      await new Promise((res) => setTimeout(res, 600))
+      const t1 = Number(await player.getAttribute('data-time'))
+      const end = Number(await player.getAttribute('data-duration'))
+      assert.ok(t1 - t0 > 2 || t1 >= end, `16x advanced ${t1 - t0}s in 0.6s (from ${t0} to ${t1} of ${end})`)
+      await waitUntil(async () => (await shown()).includes('watched-42'), { message: 'the later output while playing' })
+      await adm.shot('terminal-replay')
+      const ops = await must('GET', '/audit/operation-logs?page_size=50', facts.admin, undefined, 200)
+      assert.ok(
+        ops.items.some((o) => o.action === 'session.replay' && o.success),
+        'the replay is audited',
+      )
+    },
+  )
+
+  step('admin: exports the session as a signed bundle that verifies offline, and fails once altered', async () => {
     const adm = await actor('admin')
-    await openMenu(adm.page, 'sessions', /Sessions/)
     const r = adm.page.getByTestId('sessions-row').filter({ hasText: 'alice' }).first()
-    await visible(r)
-    await r.getByTestId('session-replay').click()
-    await visible(adm.page.getByTestId('replay-dialog'))
-    await visible(adm.page.getByTestId('replay-player').locator('.ap-player'), 15_000)
-    assert.equal(await adm.page.getByTestId('replay-error').count(), 0)
-    await adm.shot('terminal-replay')
+    await adm.page.keyboard.press('Escape')
+    const [download] = await Promise.all([
+      adm.page.waitForEvent('download', { timeout: 15_000 }),
+      r.getByTestId('session-export').click(),
+    ])
+    assert.match(download.suggestedFilename(), /\.pcbundle$/)
+    const file = path.join(artifactsDir, 'e2e-session.pcbundle')
+    await download.saveAs(file)
+    const key = await must('GET', '/settings/signing-key', facts.admin, undefined, 200)
+    const bin = path.join(repoRoot, 'bin', 'portcullisd')
+    const ok = spawnSync(bin, ['verify', '--trust', key.fingerprint, file], { encoding: 'utf8' })
+    assert.equal(ok.status, 0, `verify: ${ok.stdout}${ok.stderr}`)
+    assert.ok(ok.stdout.includes(`verified, signed by ${key.fingerprint}`), ok.stdout)
+    // The cast inside plays with the real asciinema CLI.
+    const cast = spawnSync('unzip', ['-p', file, 'recording.cast'], { encoding: 'utf8', maxBuffer: 64 << 20 })
+    assert.equal(cast.status, 0, cast.stderr)
+    const castFile = path.join(artifactsDir, 'e2e-session.cast')
+    await writeFile(castFile, cast.stdout)
+    // asciinema 2.2 wants a tty: script(1) gives it one.
+    const played = spawnSync('script', ['-qec', `asciinema cat '${castFile}'`, '/dev/null'], {
+      encoding: 'utf8',
+      detached: true,
+      env: { ...process.env, HOME: artifactsDir },
+    })
+    assert.equal(played.status, 0, played.stdout + played.stderr)
+    assert.ok(played.stdout.includes('e2e-42'), 'asciinema cat of the exported cast')
+    // One byte changed: verification fails and says so.
+    const bytes = await readFile(file)
+    bytes[Math.floor(bytes.length / 3)] ^= 0x01
+    const bad = path.join(artifactsDir, 'e2e-session-altered.pcbundle')
+    await writeFile(bad, bytes)
+    const no = spawnSync(bin, ['verify', '--trust', key.fingerprint, bad], { encoding: 'utf8' })
+    assert.equal(no.status, 1, `verify of an altered bundle: ${no.stdout}`)
+    assert.match(no.stdout, /NOT verified/)
     const ops = await must('GET', '/audit/operation-logs?page_size=50', facts.admin, undefined, 200)
     assert.ok(
-      ops.items.some((o) => o.action === 'session.replay' && o.success),
-      'the replay is audited',
+      ops.items.some((o) => o.action === 'session.export' && o.success),
+      'the export is audited',
     )
   })
 

@@ -2,7 +2,7 @@
 import { createApp } from 'vue'
 import { createPinia } from 'pinia'
 import App from './App.vue'
-import { apiKey, createHostApi, restoreToken } from './api'
+import { apiKey, createHostApi, onReplayOpen, replayBinding, restoreToken } from './api'
 import { i18n } from './i18n'
 import { createAppRouter } from './router'
 import { useSessionStore } from './stores/session'
@@ -31,4 +31,10 @@ api.client.onUnauthorized(() => {
 void restoreToken(api).finally(() => {
   app.use(router)
   app.mount('#app')
+  // Desktop: recordings opened from the OS, the menu or a drop replay offline.
+  const openReplay = (path: string) => void router.push({ name: 'replay', query: { path } })
+  onReplayOpen(openReplay)
+  void replayBinding()
+    ?.PendingRecordings()
+    .then((paths) => paths?.[0] && openReplay(paths[0]))
 })

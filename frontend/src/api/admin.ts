@@ -19,6 +19,9 @@ import type {
   SecretType,
   SecuritySettings,
   DesktopSettings,
+  RecordingsSettings,
+  SigningKey,
+  StorageStatus,
   SiteSettings,
   SmtpSettings,
   User,
@@ -208,6 +211,9 @@ export function adminApi(client: ApiClient) {
       },
       security: settings<SecuritySettings>(client, '/settings/security'),
       desktop: settings<DesktopSettings>(client, '/settings/desktop'),
+      recordings: settings<RecordingsSettings>(client, '/settings/recordings'),
+      signingKey: () => client.get<SigningKey>('/settings/signing-key'),
+      storageStatus: () => client.get<StorageStatus>('/storage/status'),
     },
   }
 }

@@ -8,6 +8,7 @@ import type {
   ListResponse,
   LoginLog,
   OperationLog,
+  RecordingIndex,
   Session,
 } from './types'
 
@@ -26,5 +27,17 @@ export function auditApi(client: ApiClient) {
     fileTransfers: lister<FileTransfer>(client, '/file-transfers'),
     /** recording returns a session's recording as asciicast v2 text. */
     recording: (id: string) => client.get<string>(`/sessions/${id}/recording`, { as: 'text' }),
+    /** legalHold puts a session's recording on legal hold (retention keeps it) or releases it. */
+    legalHold: (id: string, hold: boolean) => client.post<Session>(`/sessions/${id}/legal-hold`, { hold }),
+    /** exportBundle returns a session's signed bundle (.pcbundle). */
+    exportBundle: (id: string) => client.get<Blob>(`/sessions/${id}/export`, { as: 'blob' }),
+    /** recordingIndex returns the seek index of a session's recording (built on first use). */
+    recordingIndex: (id: string) => client.get<RecordingIndex>(`/sessions/${id}/recording/index`),
+    /** recordingBytes returns bytes [offset, offset+length) of the recording as stored. */
+    recordingBytes: (id: string, offset: number, length: number) =>
+      client.get<Uint8Array>(`/sessions/${id}/recording/raw`, {
+        as: 'bytes',
+        headers: { Range: `bytes=${offset}-${offset + length - 1}` },
+      }),
   }
 }

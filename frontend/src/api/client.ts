@@ -27,7 +27,9 @@ export interface RequestOptions {
   /** anonymous sends no Authorization header. */
   anonymous?: boolean
   /** as selects how the answer is read; json by default (204 gives undefined). */
-  as?: 'json' | 'blob' | 'text'
+  as?: 'json' | 'blob' | 'text' | 'bytes'
+  /** headers are added to the call's (e.g. Range). */
+  headers?: Record<string, string>
 }
 
 /** ClientOptions wires an ApiClient. */
@@ -111,7 +113,7 @@ export class ApiClient {
     let headers: Record<string, string>
     try {
       url = await this.url(path, opts.query)
-      headers = await this.headers(opts)
+      headers = { ...(await this.headers(opts)), ...(opts.headers ?? {}) }
     } catch (err) {
       throw networkError(err)
     }
@@ -137,6 +139,7 @@ export class ApiClient {
     }
     if (opts.as === 'blob') return (await res.blob()) as T
     if (opts.as === 'text') return (await res.text()) as T
+    if (opts.as === 'bytes') return new Uint8Array(await res.arrayBuffer()) as T
     if (res.status === 204) return undefined as T
     const text = await res.text()
     if (!text) return undefined as T

@@ -2,6 +2,7 @@
 // the Wails desktop window, which exposes a binding telling where the backend
 // listens and which per-launch secret to present. Nothing outside src/api knows
 // which of the two it is.
+import type { RecordingIndex } from './types'
 
 /** Backend answers where the desktop app's backend listens (Wails binding). */
 export interface BackendInfo {
@@ -54,9 +55,46 @@ export interface TokenBinding {
   LoadToken: () => Promise<string>
 }
 
+/** ReplayInfo describes a recording or bundle the desktop opened for offline replay. */
+export interface ReplayInfo {
+  id: string
+  name: string
+  kind: 'cast' | 'guac'
+  bundle: boolean
+  verified: boolean
+  signer?: string
+  problems?: string[]
+  session?: {
+    session_id: string
+    username: string
+    asset_name: string
+    account: string
+    protocol: string
+    started_at: string
+    ended_at?: string | null
+    end_reason: string
+    source_ip: string
+  } | null
+}
+
+/** ReplayBinding opens recordings from disk with no server (desktop app). */
+export interface ReplayBinding {
+  OpenRecording: (path: string) => Promise<ReplayInfo>
+  ReplayIndex: (id: string) => Promise<RecordingIndex>
+  ReplaySegment: (id: string, i: number) => Promise<string>
+  ReplayFile: (id: string) => Promise<string>
+  PendingRecordings: () => Promise<string[] | null>
+}
+
+/** WailsRuntime is the part of the Wails runtime the UI uses. */
+export interface WailsRuntime {
+  EventsOn: (name: string, cb: (...data: unknown[]) => void) => () => void
+}
+
 declare global {
   interface Window {
-    go?: { app?: { App?: Partial<DesktopBinding & ProfileBinding & TokenBinding> } }
+    go?: { app?: { App?: Partial<DesktopBinding & ProfileBinding & TokenBinding & ReplayBinding> } }
+    runtime?: Partial<WailsRuntime>
   }
 }
 
@@ -122,4 +160,25 @@ export function tokenBinding(w: Pick<Window, 'go'> | undefined = globalThis.wind
   const app = w?.go?.app?.App
   if (!app || typeof app.SaveToken !== 'function' || typeof app.LoadToken !== 'function') return null
   return { SaveToken: app.SaveToken, LoadToken: app.LoadToken }
+}
+
+/** replayBinding returns the desktop's offline replay, or null in a browser. */
+export function replayBinding(w: Pick<Window, 'go'> | undefined = globalThis.window): ReplayBinding | null {
+  const app = w?.go?.app?.App
+  if (!app || typeof app.OpenRecording !== 'function') return null
+  const { OpenRecording, ReplayIndex, ReplaySegment, ReplayFile, PendingRecordings } = app
+  if (!ReplayIndex || !ReplaySegment || !ReplayFile || !PendingRecordings) return null
+  return { OpenRecording, ReplayIndex, ReplaySegment, ReplayFile, PendingRecordings }
+}
+
+/** onReplayOpen calls cb with each file the desktop's menu or a drop asks to open; it answers the unsubscribe. */
+export function onReplayOpen(
+  cb: (path: string) => void,
+  w: Pick<Window, 'runtime'> | undefined = globalThis.window,
+): () => void {
+  const on = w?.runtime?.EventsOn
+  if (typeof on !== 'function') return () => undefined
+  return on('replay:open', (path: unknown) => {
+    if (typeof path === 'string' && path) cb(path)
+  })
 }

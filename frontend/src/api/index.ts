@@ -21,8 +21,8 @@ export { DESKTOP_PROTOCOLS } from './desktop'
 export type * from './live'
 export type { Resource } from './resource'
 export { listAll } from './resource'
-export { isDesktop, profileBinding } from './host'
-export type { Profile, Profiles, RemoteProbe } from './host'
+export { isDesktop, onReplayOpen, profileBinding, replayBinding } from './host'
+export type { Profile, Profiles, RemoteProbe, ReplayBinding, ReplayInfo } from './host'
 
 /** createApi groups every backend call over one client. */
 export function createApi(client: ApiClient) {

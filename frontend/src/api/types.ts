@@ -410,6 +410,9 @@ export interface Session {
   recording?: string
   kind?: string
   via?: string
+  legal_hold?: boolean
+  uploaded_at?: string | null
+  recording_deleted_at?: string | null
 }
 
 /** Command is one command line run in a session. */
@@ -438,4 +441,84 @@ export interface FileTransfer {
   sha256: string
   allowed: boolean
   created_at: string
+}
+
+// The seek index of a recording (backend/record Index).
+
+/** CastHeader is the asciicast v2 header line. */
+export interface CastHeader {
+  width: number
+  height: number
+  timestamp?: number
+  title?: string
+}
+
+/** Segment is a piece of the stored recording a player fetches on its own. */
+export interface Segment {
+  time: number
+  offset: number
+  length: number
+  cols: number
+  rows: number
+  /** keyframe is ANSI text that redraws the screen at the segment's start (empty for the first). */
+  keyframe?: string
+}
+
+/** Marker is a labelled moment: the commands the relay logged. */
+export interface Marker {
+  time: number
+  label: string
+}
+
+/** RecordingIndex is the seek index of a recording. */
+export interface RecordingIndex {
+  version: number
+  kind: 'cast' | 'guac'
+  header?: CastHeader
+  duration: number
+  size: number
+  gzip: boolean
+  segments: Segment[]
+  markers: Marker[]
+}
+
+/** RecordingsSettings say where recordings are kept and for how long. */
+export interface RecordingsSettings {
+  retention_days: number
+  keep_local: boolean
+  s3: {
+    enabled: boolean
+    endpoint: string
+    bucket: string
+    prefix: string
+    region: string
+    access_key: string
+    /** secret is write-only: sent only when typed. */
+    secret?: string
+    has_secret: boolean
+    use_tls: boolean
+    insecure_skip_verify: boolean
+  }
+}
+
+/** StorageStatus is the object store's upload backlog. */
+export interface StorageStatus {
+  enabled: boolean
+  error?: string
+  backlog?: {
+    Pending: number
+    PendingBytes: number
+    Failing: boolean
+    LastError: string
+    LastSuccess: string
+    NextAttempt: string
+    Uploaded: number
+  } | null
+}
+
+/** SigningKey is the server's key that signs exported bundles. */
+export interface SigningKey {
+  algorithm: string
+  public_key: string
+  fingerprint: string
 }

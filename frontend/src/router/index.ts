@@ -22,6 +22,13 @@ const routes: RouteRecordRaw[] = [
     meta: { public: true, title: 'login.title' },
   },
   {
+    // Offline replay (desktop app): no server, no sign-in.
+    path: '/replay',
+    name: 'replay',
+    component: () => import('@/views/OfflineReplayView.vue'),
+    meta: { public: true, title: 'replay.title' },
+  },
+  {
     path: '/',
     component: () => import('@/layouts/AppLayout.vue'),
     children: [

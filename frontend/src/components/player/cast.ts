@@ -1,0 +1,127 @@
+// The model of a terminal recording player: the seek index the server keeps
+// beside each recording (backend/record Index), the asciicast v2 events of a
+// segment, and the clock that turns wall time into recording time (speed,
+// skipped idle time). No DOM here: RecordingPlayer.vue drives an xterm with it.
+
+import type { Marker, RecordingIndex, Segment } from '@/api'
+
+export type { CastHeader, Marker, RecordingIndex, Segment } from '@/api'
+
+/** CastEvent is one event: time in seconds, code o (output), i (input), r (resize "COLSxROWS"), m (marker). */
+export interface CastEvent {
+  time: number
+  code: string
+  data: string
+}
+
+/**
+ * parseEvents reads the event lines of an asciicast v2 text (a segment or a
+ * whole file): the header line and blank lines are skipped, and a malformed
+ * or cut line (a recording cut by a crash) ends the list rather than failing.
+ */
+export function parseEvents(text: string): CastEvent[] {
+  const out: CastEvent[] = []
+  for (const line of text.split('\n')) {
+    const s = line.trim()
+    if (s === '' || s.startsWith('{')) continue
+    let v: unknown
+    try {
+      v = JSON.parse(s)
+    } catch {
+      break
+    }
+    if (!Array.isArray(v) || v.length < 3 || typeof v[0] !== 'number' || typeof v[1] !== 'string') break
+    out.push({ time: v[0], code: v[1], data: String(v[2]) })
+  }
+  return out
+}
+
+/** segmentAt is the index of the segment holding time t (the last that starts at or before it). */
+export function segmentAt(segments: Segment[], t: number): number {
+  let lo = 0
+  let hi = segments.length - 1
+  if (hi < 0) return -1
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1
+    if (segments[mid].time <= t) lo = mid
+    else hi = mid - 1
+  }
+  return lo
+}
+
+/** parseSize reads a resize event's "COLSxROWS". */
+export function parseSize(data: string): { cols: number; rows: number } | null {
+  const m = /^(\d+)x(\d+)$/.exec(data)
+  if (!m) return null
+  const cols = Number(m[1])
+  const rows = Number(m[2])
+  return cols > 0 && rows > 0 ? { cols, rows } : null
+}
+
+/**
+ * advance returns the recording time after `elapsed` seconds of wall time
+ * played at `speed` from `t`. With skipIdle set, a pause between events longer
+ * than idleLimit plays as idleLimit: when t sits in such a gap (before
+ * nextEvent) and past its first idleLimit seconds, it jumps to the event.
+ */
+export function advance(
+  t: number,
+  elapsed: number,
+  speed: number,
+  nextEvent: number | null,
+  idleLimit: number | null,
+): number {
+  let next = t + elapsed * speed
+  if (idleLimit !== null && nextEvent !== null && nextEvent - t > idleLimit && next > t + idleLimit) {
+    next = Math.max(nextEvent, next - (nextEvent - t - idleLimit))
+  }
+  return next
+}
+
+/** filterMarkers keeps the markers whose label holds the query (case-insensitive). */
+export function filterMarkers(markers: Marker[], query: string): Marker[] {
+  const q = query.trim().toLowerCase()
+  return q ? markers.filter((m) => m.label.toLowerCase().includes(q)) : markers
+}
+
+/** formatTime shows seconds as m:ss or h:mm:ss. */
+export function formatTime(s: number): string {
+  const v = Math.max(0, Math.floor(s))
+  const h = Math.floor(v / 3600)
+  const m = Math.floor((v % 3600) / 60)
+  const sec = String(v % 60).padStart(2, '0')
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`
+}
+
+/** SegmentSource gives a player the index and the decompressed text of each segment. */
+export interface SegmentSource {
+  index(): Promise<RecordingIndex>
+  segment(i: number): Promise<string>
+}
+
+/** gunzip decompresses one gzip member (a segment of a .cast.gz) in the browser. */
+export async function gunzip(bytes: Uint8Array): Promise<string> {
+  const stream = new Blob([bytes as BlobPart]).stream().pipeThrough(new DecompressionStream('gzip'))
+  return await new Response(stream).text()
+}
+
+/**
+ * cachedSegments wraps a segment loader with a small cache (the segments
+ * around the playhead) and de-duplicates concurrent loads of one segment.
+ */
+export function cachedSegments(load: (i: number) => Promise<string>, keep = 8): (i: number) => Promise<string> {
+  const cache = new Map<number, Promise<string>>()
+  return (i: number) => {
+    let p = cache.get(i)
+    if (!p) {
+      p = load(i)
+      p.catch(() => cache.delete(i))
+      cache.set(i, p)
+      while (cache.size > keep) cache.delete(cache.keys().next().value as number)
+    } else {
+      cache.delete(i)
+      cache.set(i, p)
+    }
+    return p
+  }
+}

@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest'
+import {
+  advance,
+  cachedSegments,
+  filterMarkers,
+  formatTime,
+  gunzip,
+  parseEvents,
+  parseSize,
+  segmentAt,
+  type Segment,
+} from '@/components/player/cast'
+
+const seg = (time: number): Segment => ({ time, offset: 0, length: 0, cols: 80, rows: 24 })
+
+describe('cast player model', () => {
+  it('reads events, skipping the header, and stops at a cut line', () => {
+    const text = [
+      '{"version": 2, "width": 80, "height": 24}',
+      '[0.5, "o", "$ "]',
+      '[1.25, "m", "ls -l"]',
+      '',
+      '[2, "r", "100x30"]',
+      '[3.0, "o", "trunc',
+    ].join('\n')
+    expect(parseEvents(text)).toEqual([
+      { time: 0.5, code: 'o', data: '$ ' },
+      { time: 1.25, code: 'm', data: 'ls -l' },
+      { time: 2, code: 'r', data: '100x30' },
+    ])
+    expect(parseEvents('not json\n[1, "o", "x"]')).toEqual([])
+  })
+
+  it('finds the segment of a time', () => {
+    const segs = [seg(0), seg(10), seg(20), seg(60)]
+    expect(segmentAt(segs, 0)).toBe(0)
+    expect(segmentAt(segs, 9.99)).toBe(0)
+    expect(segmentAt(segs, 10)).toBe(1)
+    expect(segmentAt(segs, 59)).toBe(2)
+    expect(segmentAt(segs, 3600)).toBe(3)
+    expect(segmentAt([], 5)).toBe(-1)
+  })
+
+  it('plays at speed and skips idle time beyond the limit', () => {
+    expect(advance(10, 1, 1, 20, null)).toBe(11)
+    expect(advance(10, 1, 4, 20, null)).toBe(14)
+    expect(advance(10, 1, 1, 20, 2)).toBe(11) // within the first 2 s of the gap
+    expect(advance(10, 3, 1, 20, 2)).toBe(20) // past them: on to the next event
+    expect(advance(10, 0.5, 16, 100, 2)).toBe(100)
+    expect(advance(10, 1, 1, 10.5, 2)).toBe(11) // a short gap is played as is
+  })
+
+  it('parses sizes, filters markers and formats times', () => {
+    expect(parseSize('120x40')).toEqual({ cols: 120, rows: 40 })
+    expect(parseSize('0x40')).toBeNull()
+    expect(parseSize('junk')).toBeNull()
+    const ms = [
+      { time: 1, label: 'ls -l' },
+      { time: 5, label: '[denied] rm -rf /' },
+    ]
+    expect(filterMarkers(ms, 'RM')).toEqual([ms[1]])
+    expect(filterMarkers(ms, ' ')).toEqual(ms)
+    expect(formatTime(5)).toBe('0:05')
+    expect(formatTime(3725)).toBe('1:02:05')
+  })
+
+  it('decompresses a gzip member', async () => {
+    const data = new TextEncoder().encode('[1, "o", "héllo"]\n')
+    const gz = await new Response(new Blob([data]).stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer()
+    expect(await gunzip(new Uint8Array(gz))).toBe('[1, "o", "héllo"]\n')
+  })
+
+  it('caches segments and loads each once', async () => {
+    const loads: number[] = []
+    const get = cachedSegments(async (i) => {
+      loads.push(i)
+      return `s${i}`
+    }, 2)
+    expect(await Promise.all([get(1), get(1), get(2)])).toEqual(['s1', 's1', 's2'])
+    await get(3) // evicts 1
+    await get(1)
+    expect(loads).toEqual([1, 2, 3, 1])
+  })
+})
