@@ -445,6 +445,7 @@ shutdown
 # 6. Offline replay: the bundle opened from the command line (as the file manager does) in a fresh
 # desktop with no profile ever set up or logged in: the player and the signature check need no server.
 export XDG_CONFIG_HOME=$work/fresh-config
+datadir=$XDG_CONFIG_HOME/portcullis/local
 launch "$bundle"
 find_window
 deadline=$((SECONDS + 30))

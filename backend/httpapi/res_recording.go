@@ -3,6 +3,7 @@ package httpapi
 import (
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -86,7 +87,7 @@ func (a *API) registerRecordings() {
 			if err != nil {
 				return fmt.Errorf("httpapi: index recording of %s: %w", s.ID, err)
 			}
-			writeJSON(w, http.StatusOK, idx)
+			writeJSONGzip(w, r, idx)
 			return nil
 		}})
 	a.add(&route{method: "GET", path: "/sessions/{id}/recording/raw", tag: "Sessions",
@@ -112,6 +113,26 @@ func (a *API) registerRecordings() {
 			http.ServeContent(w, r, "", st.ModTime(), f)
 			return nil
 		}})
+}
+
+// writeJSONGzip writes v as JSON, gzip-encoded when the client accepts it:
+// the index of a long recording is megabytes of keyframes that compress 5x.
+func writeJSONGzip(w http.ResponseWriter, r *http.Request, v any) {
+	if !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+		writeJSON(w, http.StatusOK, v)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Encoding", "gzip")
+	h.Add("Vary", "Accept-Encoding")
+	w.WriteHeader(http.StatusOK)
+	zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
+	enc := json.NewEncoder(zw)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+	zw.Close()
 }
 
 // sessionOf loads the session named by the request's {id} in the caller's

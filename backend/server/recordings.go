@@ -178,7 +178,7 @@ func (r *recordings) Reconfigure(ctx context.Context) error {
 	if err != nil {
 		return fail(err)
 	}
-	up, err := storage.NewUploader(storage.UploaderConfig{LocalDir: r.dir, QueueDir: r.queue, Remote: s3, KeepLocal: cfg.KeepLocal,
+	up, err := storage.NewUploader(storage.UploaderConfig{LocalDir: r.dir, QueueDir: r.queue, Remote: s3, KeepLocal: true,
 		Log: r.log, Clock: r.clock, OnUploaded: r.uploaded})
 	if err != nil {
 		return fail(err)

@@ -193,14 +193,14 @@ func (d *Desktop) Validate() error {
 }
 
 // Recordings holds where recordings are kept and for how long. Recordings are
-// always written to the local recordings directory first; with S3 enabled,
-// finished ones are copied there in the background (kept locally too unless
-// KeepLocal is off). RetentionDays > 0 deletes recordings of sessions that
-// ended longer ago (sessions on legal hold excepted); 0 keeps them forever.
+// always written to, and kept in, the local recordings directory (replay and
+// export read them there); with S3 enabled, finished ones are also copied to
+// the object store in the background. RetentionDays > 0 deletes recordings
+// of sessions that ended longer ago, from both (sessions on legal hold
+// excepted); 0 keeps them forever.
 type Recordings struct {
-	RetentionDays int  `json:"retention_days"`
-	KeepLocal     bool `json:"keep_local"`
-	S3            S3   `json:"s3"`
+	RetentionDays int `json:"retention_days"`
+	S3            S3  `json:"s3"`
 }
 
 // S3 is an S3-compatible object store for recordings. The secret key is
@@ -223,8 +223,8 @@ type S3 struct {
 // S3SecretAAD binds the sealed S3 secret key (S3.SecretEnc) to its purpose.
 const S3SecretAAD = "portcullis/settings/s3-secret/v1"
 
-// DefaultRecordings keeps everything, locally too.
-func DefaultRecordings() Recordings { return Recordings{KeepLocal: true} }
+// DefaultRecordings keeps everything, locally only.
+func DefaultRecordings() Recordings { return Recordings{} }
 
 // Validate checks the retention.
 func (r *Recordings) Validate() error {

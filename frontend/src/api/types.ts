@@ -485,7 +485,6 @@ export interface RecordingIndex {
 /** RecordingsSettings say where recordings are kept and for how long. */
 export interface RecordingsSettings {
   retention_days: number
-  keep_local: boolean
   s3: {
     enabled: boolean
     endpoint: string

@@ -515,7 +515,6 @@ export default {
     retentionDays: 'Keep recordings (days)',
     retentionDaysHint:
       '0 keeps them forever. Older recordings are deleted every hour, each deletion audited; sessions on legal hold are kept.',
-    keepLocal: 'Keep a local copy after upload',
     s3Enabled: 'Copy recordings to S3-compatible storage',
     s3Endpoint: 'Endpoint (host:port)',
     s3Bucket: 'Bucket',

@@ -514,7 +514,6 @@ const zhCN: typeof en = {
     backlog: '{n} 个录像等待上传到对象存储；服务器启动以来已上传 {uploaded} 个。',
     retentionDays: '录像保留天数',
     retentionDaysHint: '0 表示永久保留。更早的录像每小时删除一次，每次删除都会审计；处于法律保留的会话除外。',
-    keepLocal: '上传后保留本地副本',
     s3Enabled: '将录像复制到 S3 兼容存储',
     s3Endpoint: '端点（host:port）',
     s3Bucket: '存储桶',
