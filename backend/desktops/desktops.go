@@ -9,6 +9,7 @@
 package desktops
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -252,7 +253,7 @@ func (s *Service) resolve(ctx context.Context, req *Request) (*target, error) {
 		}
 	}
 	if t.protocol == "" {
-		s.deny(ctx, u, req.Remote, a.Name, "desktop: the asset does not speak "+cmp(req.Protocol, "rdp or vnc"))
+		s.deny(ctx, u, req.Remote, a.Name, "desktop: the asset does not speak "+cmp.Or(req.Protocol, "rdp or vnc"))
 		return nil, ErrNoProtocol
 	}
 	grant, err := s.deps.Perm.Check(ctx, u.ID, a.ID, req.Account, t.protocol, store.ActionConnect)
@@ -294,7 +295,7 @@ func (s *Service) resolve(ctx context.Context, req *Request) (*target, error) {
 	if t.protocol == "rdp" {
 		ps := t.platform.Settings
 		p.Domain = ps["domain"]
-		p.Security = cmp(ps["rdp_security"], "any")
+		p.Security = cmp.Or(ps["rdp_security"], "any")
 		p.IgnoreCert = ps["ignore_cert"] == "true"
 		up, down := allowed(store.ActionUpload), allowed(store.ActionDownload)
 		if up || down {
@@ -331,13 +332,6 @@ func (s *Service) credentials(ctx context.Context, u *store.User, a *store.Asset
 		return u.Username, "", nil
 	}
 	return g.Username, "", nil
-}
-
-func cmp(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }
 
 // Serve runs one desktop session until either side ends it or it is

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
@@ -69,20 +70,13 @@ func (a *API) registerExport() {
 			if err == nil {
 				detail = fmt.Sprintf("%d files, signed by %s", len(m.Files), a.Signer.Fingerprint())
 			}
-			a.oplog(r.Context(), rc, "session.export", "session", s.ID, s.Username+"@"+s.AssetName, nil, nil, err == nil, cmpStr(errMessage(err), detail))
+			a.oplog(r.Context(), rc, "session.export", "session", s.ID, s.Username+"@"+s.AssetName, nil, nil, err == nil, cmp.Or(errMessage(err), detail))
 			if err != nil {
 				// The status line is gone: the truncated zip fails verification.
 				a.log.ErrorContext(r.Context(), "export session", "session", s.ID, "err", err)
 			}
 			return nil
 		}})
-}
-
-func cmpStr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // bundleMetadata gathers what a bundle says about a session.
