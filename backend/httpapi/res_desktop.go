@@ -3,12 +3,9 @@ package httpapi
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
-	"sync"
-	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -26,11 +23,6 @@ type Desktops interface {
 }
 
 var _ Desktops = (*desktops.Service)(nil)
-
-// wsDesktopReadLimit bounds one message from the browser
-// (guacamole-common-js sends instructions, blobs of files and clipboards
-// included, in messages well under it).
-const wsDesktopReadLimit = guacgw.MaxClientMessage
 
 // registerDesktops adds the guacd status and the desktop settings.
 func (a *API) registerDesktops() {
@@ -91,7 +83,7 @@ func (a *API) serveDesktop(w http.ResponseWriter, r *http.Request) {
 	height, _ := strconv.Atoi(q.Get("height"))
 	dpi, _ := strconv.Atoi(q.Get("dpi"))
 	width, height, dpi = clampScreen(width, height, dpi)
-	c := newWSGuac(conn)
+	c := guacgw.WebSocketClient(conn)
 	defer c.Close()
 	err = a.Desktops.Serve(context.WithoutCancel(ctx), desktops.Request{
 		User: rc.user, Remote: rc.remote, AssetID: ct.AssetID, Account: ct.Account, Protocol: ct.Protocol,
@@ -121,7 +113,7 @@ func (a *API) watchDesktop(r *http.Request, conn *websocket.Conn, l *session.Liv
 	width, _ := strconv.Atoi(q.Get("width"))
 	height, _ := strconv.Atoi(q.Get("height"))
 	width, height, _ = clampScreen(width, height, 96)
-	c := newWSGuac(conn)
+	c := guacgw.WebSocketClient(conn)
 	defer c.Close()
 	if a.Desktops == nil {
 		c.WriteMessage([]byte(guacgw.Instruction{Opcode: "error", Args: []string{"desktop sessions are not available on this server", "512"}}.String()))
@@ -130,72 +122,4 @@ func (a *API) watchDesktop(r *http.Request, conn *websocket.Conn, l *session.Liv
 	if err := a.Desktops.Watch(context.WithoutCancel(r.Context()), l, c, width, height); err != nil {
 		a.log.WarnContext(r.Context(), "watch desktop", "session", l.Meta().ID, "err", err)
 	}
-}
-
-// wsGuac is a desktop WebSocket as guacgw sees it: text frames of whole
-// Guacamole instructions both ways; writes are serialized; the server pings.
-type wsGuac struct {
-	conn *websocket.Conn
-	wmu  sync.Mutex // one writer at a time (gorilla's rule)
-	once sync.Once
-	done chan struct{}
-}
-
-var _ guacgw.Client = (*wsGuac)(nil)
-
-func newWSGuac(conn *websocket.Conn) *wsGuac {
-	conn.SetReadLimit(wsDesktopReadLimit)
-	conn.SetReadDeadline(time.Now().Add(wsPongWait))
-	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(wsPongWait)) })
-	c := &wsGuac{conn: conn, done: make(chan struct{})}
-	go c.pinger()
-	return c
-}
-
-// ReadMessage returns the next text frame; binary frames are refused.
-func (c *wsGuac) ReadMessage() ([]byte, error) {
-	kind, data, err := c.conn.ReadMessage()
-	if err != nil {
-		return nil, err
-	}
-	c.conn.SetReadDeadline(time.Now().Add(wsPongWait))
-	if kind != websocket.TextMessage {
-		return nil, fmt.Errorf("httpapi: desktop: binary frame: Guacamole instructions are text")
-	}
-	return data, nil
-}
-
-// WriteMessage sends one text frame.
-func (c *wsGuac) WriteMessage(p []byte) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	c.conn.SetWriteDeadline(time.Now().Add(wsWriteWait))
-	return c.conn.WriteMessage(websocket.TextMessage, p)
-}
-
-func (c *wsGuac) pinger() {
-	tick := time.NewTicker(wsPingEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case <-tick.C:
-			if c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(wsWriteWait)) != nil {
-				return
-			}
-		case <-c.done:
-			return
-		}
-	}
-}
-
-// Close sends a normal close frame and closes the socket.
-func (c *wsGuac) Close() error {
-	c.once.Do(func() {
-		close(c.done)
-		c.wmu.Lock()
-		c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
-		c.wmu.Unlock()
-		c.conn.Close()
-	})
-	return nil
 }
