@@ -65,7 +65,7 @@ func TestBoundMethods(t *testing.T) {
 	for m := range typ.Methods() {
 		got = append(got, m.Name)
 	}
-	if want := []string{"AddRemote", "Backend", "LoadToken", "OpenRecording", "PendingRecordings", "ProbeRemote", "Profiles", "RemoveProfile", "ReplayFile", "ReplayIndex", "ReplaySegment", "SaveToken", "SwitchProfile"}; !reflect.DeepEqual(got, want) {
+	if want := []string{"AddRemote", "Backend", "LoadToken", "OpenRecording", "PendingRecordings", "ProbeRemote", "Profiles", "RemoveProfile", "ReplayFile", "ReplayIndex", "ReplayKeyframe", "ReplaySegment", "SaveToken", "SwitchProfile"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("exported methods of *App = %v, want %v", got, want)
 	}
 	m, _ := typ.MethodByName("Backend")

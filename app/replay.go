@@ -52,7 +52,8 @@ type ReplayInfo struct {
 
 // replayStore holds the recordings opened in this run.
 type replayStore struct {
-	dir string
+	dir     string
+	indexes *record.IndexCache
 
 	mu      sync.Mutex // guards entries
 	entries map[string]replayEntry
@@ -64,7 +65,7 @@ type replayEntry struct {
 }
 
 func newReplayStore(dir string) *replayStore {
-	return &replayStore{dir: dir, entries: map[string]replayEntry{}}
+	return &replayStore{dir: dir, entries: map[string]replayEntry{}, indexes: record.NewIndexCache(4, 64<<20)}
 }
 
 // open prepares the file at path for replay.
@@ -226,26 +227,43 @@ func (a *App) chooseRecording() (string, error) {
 	})
 }
 
-// ReplayIndex returns the seek index of an opened terminal recording.
+// index answers the seek index of an opened recording (parsed once).
+func (s *replayStore) index(id string) (replayEntry, *record.CachedIndex, error) {
+	e, err := s.entry(id)
+	if err != nil {
+		return e, nil, err
+	}
+	idx, err := s.indexes.Get(e.path)
+	return e, idx, err
+}
+
+// ReplayIndex returns the seek index of an opened terminal recording, without
+// its keyframes (ReplayKeyframe answers them one at a time).
 func (a *App) ReplayIndex(id string) (*record.Index, error) {
-	e, err := a.replays.entry(id)
+	_, idx, err := a.replays.index(id)
 	if err != nil {
 		return nil, err
 	}
-	return record.ReadIndex(e.path)
+	return idx.Index, nil
+}
+
+// ReplayKeyframe returns the keyframe of segment i of an opened terminal
+// recording ("" for a segment without one).
+func (a *App) ReplayKeyframe(id string, i int) (string, error) {
+	_, idx, err := a.replays.index(id)
+	if err != nil {
+		return "", err
+	}
+	return idx.Keyframe(i)
 }
 
 // ReplaySegment returns the events of segment i of an opened terminal recording.
 func (a *App) ReplaySegment(id string, i int) (string, error) {
-	e, err := a.replays.entry(id)
+	e, idx, err := a.replays.index(id)
 	if err != nil {
 		return "", err
 	}
-	idx, err := record.ReadIndex(e.path)
-	if err != nil {
-		return "", err
-	}
-	b, err := record.ReadSegment(e.path, idx, i)
+	b, err := record.ReadSegment(e.path, idx.Index, i)
 	return string(b), err
 }
 

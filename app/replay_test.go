@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/backend/bundle"
+	"github.com/portcullis/portcullis/backend/record"
 )
 
 const testCast = `{"version": 2, "width": 80, "height": 24}
@@ -65,6 +66,23 @@ func TestOpenRecording(t *testing.T) {
 	idx, err := (&App{replays: s}).ReplayIndex(info.ID)
 	if err != nil || len(idx.Markers) != 1 || idx.Markers[0].Label != "echo offline-$((6*7))" {
 		t.Fatalf("index of the bundle's recording: %+v, %v", idx, err)
+	}
+	for i, sg := range idx.Segments {
+		if sg.Keyframe != "" {
+			t.Fatalf("segment %d of ReplayIndex has its keyframe", i)
+		}
+	}
+	full, err := record.ReadIndex(e.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range full.Segments {
+		if kf, err := (&App{replays: s}).ReplayKeyframe(info.ID, i); err != nil || kf != full.Segments[i].Keyframe {
+			t.Fatalf("keyframe %d: %q %v, want %q", i, kf, err, full.Segments[i].Keyframe)
+		}
+	}
+	if _, err := (&App{replays: s}).ReplayKeyframe(info.ID, len(full.Segments)); err == nil {
+		t.Fatal("a keyframe past the last segment was answered")
 	}
 	seg, err := (&App{replays: s}).ReplaySegment(info.ID, 0)
 	if err != nil || !strings.Contains(seg, "offline-42") {

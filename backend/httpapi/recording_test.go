@@ -64,6 +64,30 @@ func TestRecordingReplayEndpoints(t *testing.T) {
 		t.Fatal("the gzip-encoded index differs from the plain one")
 	}
 
+	// The index comes without its keyframes, which come one at a time.
+	full, err := record.ReadIndex(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, sg := range idx.Segments {
+		if sg.Keyframe != "" {
+			t.Fatalf("segment %d of the served index has its keyframe", i)
+		}
+	}
+	if full.Segments[1].Keyframe == "" || !strings.Contains(full.Segments[1].Keyframe, "line ") {
+		t.Fatalf("segment 1 should have a keyframe with text: %.80q", full.Segments[1].Keyframe)
+	}
+	for i := range full.Segments {
+		k := e.want(e.do("GET", fmt.Sprintf("/api/v1/sessions/s1/recording/keyframes/%d", i), admin, nil), http.StatusOK)
+		if string(k.body) != full.Segments[i].Keyframe || !strings.HasPrefix(k.hdr.Get("Content-Type"), "text/plain") {
+			t.Fatalf("keyframe %d: %q (%s), want %.80q", i, k.body, k.hdr.Get("Content-Type"), full.Segments[i].Keyframe)
+		}
+	}
+	e.want(e.do("GET", fmt.Sprintf("/api/v1/sessions/s1/recording/keyframes/%d", len(full.Segments)), admin, nil), http.StatusNotFound)
+	e.want(e.do("GET", "/api/v1/sessions/s1/recording/keyframes/-1", admin, nil), http.StatusBadRequest)
+	e.want(e.do("GET", "/api/v1/sessions/s1/recording/keyframes/one", admin, nil), http.StatusBadRequest)
+	e.want(e.do("GET", "/api/v1/sessions/s2/recording/keyframes/0", admin, nil), http.StatusConflict)
+
 	seg := idx.Segments[1]
 	rr := e.do("GET", "/api/v1/sessions/s1/recording/raw", admin, nil, "Range", fmt.Sprintf("bytes=%d-%d", seg.Offset, seg.Offset+seg.Length-1))
 	if rr.status != http.StatusPartialContent || int64(len(rr.body)) != seg.Length {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -66,28 +67,52 @@ func (a *API) registerRecordings() {
 			return nil
 		}})
 	a.add(&route{method: "GET", path: "/sessions/{id}/recording/index", tag: "Sessions",
-		summary: "The seek index of a session's recording (segments with their times, byte ranges and keyframes, and the command markers), built on first use; the start of a replay, audited as session.replay",
+		summary: "The seek index of a session's recording (segments with their times and byte ranges, and the command markers; keyframes come one at a time from .../recording/keyframes/{i}), built on first use; the start of a replay, audited as session.replay",
 		access:  adminRead, resp: record.Index{},
 		h: func(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 			s, err := a.sessionOf(r, rc, "GET /sessions/{id}/recording/index")
 			if err != nil {
 				return err
 			}
-			if s.EndedAt == nil {
-				return &Error{Status: http.StatusConflict, Code: codeConflict, Message: "the session is still running: watch it live; its recording can be replayed once it ends"}
+			idx, err := a.recordingIndex(r.Context(), s)
+			if s.EndedAt != nil {
+				a.oplog(r.Context(), rc, "session.replay", "session", s.ID, s.Username+"@"+s.AssetName, nil, nil, err == nil, errMessage(err))
 			}
-			f, err := a.openRecording(s.Recording)
 			if err != nil {
-				a.oplog(r.Context(), rc, "session.replay", "session", s.ID, s.Username+"@"+s.AssetName, nil, nil, false, err.Error())
-				return errNotFound("recording")
+				return err
 			}
-			f.Close()
-			idx, err := a.indexes.build(r.Context(), f.Name())
-			a.oplog(r.Context(), rc, "session.replay", "session", s.ID, s.Username+"@"+s.AssetName, nil, nil, err == nil, errMessage(err))
+			writeJSONGzip(w, r, idx.Index)
+			return nil
+		}})
+	a.add(&route{method: "GET", path: "/sessions/{id}/recording/keyframes/{i}", tag: "Sessions",
+		summary: "The keyframe of segment i of the recording's index: ANSI text that redraws the terminal at the segment's start when written to a reset terminal of the segment's size (empty for a segment without one)",
+		access:  adminRead,
+		h: func(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+			s, err := a.sessionOf(r, rc, "GET /sessions/{id}/recording/keyframes/{i}")
 			if err != nil {
-				return fmt.Errorf("httpapi: index recording of %s: %w", s.ID, err)
+				return err
 			}
-			writeJSONGzip(w, r, idx)
+			i, err := strconv.Atoi(r.PathValue("i"))
+			if err != nil || i < 0 {
+				return errBadRequest("i", "a segment number (0, 1, …)")
+			}
+			idx, err := a.recordingIndex(r.Context(), s)
+			if err != nil {
+				return err
+			}
+			if i >= len(idx.Index.Segments) {
+				return errNotFound("segment")
+			}
+			kf, err := idx.Keyframe(i)
+			if err != nil {
+				return fmt.Errorf("httpapi: recording of %s: %w", s.ID, err)
+			}
+			h := w.Header()
+			h.Set("Cache-Control", "no-store")
+			h.Set("Content-Type", "text/plain; charset=utf-8")
+			h.Set("Content-Length", strconv.Itoa(len(kf)))
+			w.WriteHeader(http.StatusOK)
+			_, _ = io.WriteString(w, kf)
 			return nil
 		}})
 	a.add(&route{method: "GET", path: "/sessions/{id}/recording/raw", tag: "Sessions",
@@ -157,20 +182,58 @@ func (a *API) sessionOf(r *http.Request, rc *reqCtx, what string) (*store.Sessio
 	return &s, nil
 }
 
-// indexer builds recording indexes one at a time per file: two players
-// opening the same recording wait for one build.
+// recordingIndex answers the index of an ended session's recording, built on
+// first use.
+func (a *API) recordingIndex(ctx context.Context, s *store.Session) (*record.CachedIndex, error) {
+	if s.EndedAt == nil {
+		return nil, &Error{Status: http.StatusConflict, Code: codeConflict, Message: "the session is still running: watch it live; its recording can be replayed once it ends"}
+	}
+	f, err := a.openRecording(s.Recording)
+	if err != nil {
+		return nil, errNotFound("recording")
+	}
+	f.Close()
+	idx, err := a.indexes.get(ctx, f.Name())
+	if err != nil {
+		return nil, fmt.Errorf("httpapi: index recording of %s: %w", s.ID, err)
+	}
+	return idx, nil
+}
+
+// Bounds of the cache of parsed indexes: a player asks for one keyframe per
+// seek, and the index of a long recording takes tens of milliseconds to parse.
+const (
+	indexCacheEntries   = 8
+	indexCacheKeyframes = 96 << 20
+)
+
+// indexer answers recording indexes from a cache, and builds them one at a time
+// per file: two players opening the same recording wait for one build.
 type indexer struct {
+	once     sync.Once
+	cache    *record.IndexCache
 	mu       sync.Mutex // guards inflight
 	inflight map[string]*indexBuild
 }
 
 type indexBuild struct {
 	done chan struct{}
-	idx  *record.Index
 	err  error
 }
 
-func (x *indexer) build(ctx context.Context, path string) (*record.Index, error) {
+// get answers the index of the recording at path: cached, read, or built.
+func (x *indexer) get(ctx context.Context, path string) (*record.CachedIndex, error) {
+	x.once.Do(func() { x.cache = record.NewIndexCache(indexCacheEntries, indexCacheKeyframes) })
+	if idx, err := x.cache.Get(path); err == nil {
+		return idx, nil
+	}
+	if err := x.build(ctx, path); err != nil {
+		return nil, err
+	}
+	return x.cache.Get(path)
+}
+
+func (x *indexer) build(ctx context.Context, path string) error {
 	x.mu.Lock()
 	if x.inflight == nil {
 		x.inflight = map[string]*indexBuild{}
@@ -180,7 +243,7 @@ func (x *indexer) build(ctx context.Context, path string) (*record.Index, error)
 		b = &indexBuild{done: make(chan struct{})}
 		x.inflight[path] = b
 		go func() {
-			b.idx, b.err = record.BuildIndex(context.WithoutCancel(ctx), path, record.IndexOptions{})
+			_, b.err = record.BuildIndex(context.WithoutCancel(ctx), path, record.IndexOptions{})
 			x.mu.Lock()
 			delete(x.inflight, path)
 			x.mu.Unlock()
@@ -190,9 +253,9 @@ func (x *indexer) build(ctx context.Context, path string) (*record.Index, error)
 	x.mu.Unlock()
 	select {
 	case <-b.done:
-		return b.idx, b.err
+		return b.err
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
 }
 

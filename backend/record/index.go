@@ -41,8 +41,12 @@ import (
 // why a player decodes segment by segment, each one member; a server that sends a
 // rewritten file whole to a browser must decompress it itself.
 
-// IndexVersion is the version of the index format BuildIndex writes.
-const IndexVersion = 1
+// IndexVersion is the version of the index format BuildIndex writes. Version 2
+// moved the keyframes out of the segments into a "keyframes" array, the last
+// member of the object, so that a player's first read stops before them (they are
+// most of a long recording's index). Version 1 (keyframes in the segments) is
+// still read.
+const IndexVersion = 2
 
 // Index kinds.
 const (
@@ -52,7 +56,7 @@ const (
 
 // Defaults of IndexOptions.
 const (
-	DefaultSegmentBytes = 256 << 10
+	DefaultSegmentBytes = 128 << 10
 	DefaultSegmentTime  = 60 * time.Second
 )
 
@@ -251,7 +255,7 @@ func writeIndex(path string, idx *Index) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false) // keyframes are full of < > &; the index is not HTML
-	if err := enc.Encode(idx); err != nil {
+	if err := enc.Encode(idx.file()); err != nil {
 		return err
 	}
 	data := buf.Bytes()
@@ -301,45 +305,244 @@ func writeAtomic(path string, perm fs.FileMode, write func(*os.File) error) erro
 // segments in order of time and offset, within Size. When the recording is there, an
 // index of another size is ErrIndexStale.
 func ReadIndex(path string) (*Index, error) {
+	idx, kf, err := readIndexFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if kf.inline != nil { // version 1
+		for i, k := range kf.inline {
+			if idx.Segments[i].Keyframe, err = decodeKeyframe(k, i); err != nil {
+				return nil, err
+			}
+		}
+		return idx, nil
+	}
+	var all []string
+	if err := kf.decode(&all); err != nil {
+		return nil, err
+	}
+	for i, k := range all {
+		idx.Segments[i].Keyframe = k
+	}
+	return idx, nil
+}
+
+// indexFile is the layout of an .idx file, members in this order: the index with
+// the keyframes last, one per segment ("" for none; left out when no segment has
+// one).
+type indexFile struct {
+	Version   int       `json:"version"`
+	Kind      string    `json:"kind"`
+	Header    *Header   `json:"header,omitempty"`
+	Duration  float64   `json:"duration"`
+	Size      int64     `json:"size"`
+	Gzip      bool      `json:"gzip"`
+	Segments  []Segment `json:"segments"`
+	Markers   []Marker  `json:"markers"`
+	Keyframes []string  `json:"keyframes,omitempty"`
+}
+
+// file answers the index in the layout of its file.
+func (x *Index) file() *indexFile {
+	f := &indexFile{Version: x.Version, Kind: x.Kind, Header: x.Header, Duration: x.Duration, Size: x.Size,
+		Gzip: x.Gzip, Segments: make([]Segment, len(x.Segments)), Markers: x.Markers}
+	for i, s := range x.Segments {
+		if s.Keyframe != "" && f.Keyframes == nil {
+			f.Keyframes = make([]string, len(x.Segments))
+		}
+		if f.Keyframes != nil {
+			f.Keyframes[i] = s.Keyframe
+		}
+		s.Keyframe = ""
+		f.Segments[i] = s
+	}
+	return f
+}
+
+// readIndexFile reads and checks the index of the recording at path (see
+// ReadIndex), all but its keyframes, which the answered keyframes decodes.
+func readIndexFile(path string) (*Index, *indexKeyframes, error) {
 	ipath, rpath := indexPath(path), path
 	if strings.HasSuffix(path, ".idx") {
 		ipath, rpath = path, strings.TrimSuffix(path, ".idx")
 	}
 	f, err := os.Open(ipath)
 	if err != nil {
-		return nil, fmt.Errorf("record: read index: %w", err)
+		return nil, nil, fmt.Errorf("record: read index: %w", err)
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, MaxIndexSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("record: read index: %w", err)
+		return nil, nil, fmt.Errorf("record: read index: %w", err)
 	}
 	if len(data) > MaxIndexSize {
-		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrIndex, ipath, MaxIndexSize)
+		return nil, nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrIndex, ipath, MaxIndexSize)
 	}
-	var idx Index
-	if err := json.Unmarshal(data, &idx); err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrIndex, ipath, err)
+	idx, kf, err := decodeIndex(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %s: %w", ErrIndex, ipath, err)
 	}
-	if err := idx.validate(); err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrIndex, ipath, err)
+	kf.path = ipath
+	if st, err := os.Stat(rpath); err == nil && st.Mode().IsRegular() && st.Size() != idx.Size {
+		return nil, nil, fmt.Errorf("%w: %s has %d bytes, the index %d", ErrIndexStale, rpath, st.Size(), idx.Size)
 	}
-	if idx.Segments == nil {
-		idx.Segments = []Segment{}
+	return idx, kf, nil
+}
+
+// indexKeyframes are the keyframes of an index being read: those of a version 1
+// index, found in its segments, or the decoder of a version 2 index positioned at
+// its keyframes member.
+type indexKeyframes struct {
+	path   string
+	n      int               // segments
+	inline []json.RawMessage // version 1 (nil if none has one)
+	dec    *json.Decoder     // version 2 (nil if no keyframes member)
+	done   bool
+}
+
+// decode decodes the keyframes member into v (a *[]string or a *[]json.RawMessage)
+// and checks the rest of the file: nothing after the object, one keyframe per
+// segment. It is called at most once; without a keyframes member v is left empty.
+func (k *indexKeyframes) decode(v any) error {
+	if k.done {
+		return errors.New("record: index keyframes decoded twice")
+	}
+	k.done = true
+	if k.dec == nil {
+		return nil
+	}
+	fail := func(err error) error { return fmt.Errorf("%w: %s: keyframes: %w", ErrIndex, k.path, err) }
+	if err := k.dec.Decode(v); err != nil {
+		return fail(err)
+	}
+	if err := endObject(k.dec); err != nil {
+		return fail(fmt.Errorf("after them (they must be the last member): %w", err))
+	}
+	n := 0
+	switch x := v.(type) {
+	case *[]string:
+		n = len(*x)
+	case *[]json.RawMessage:
+		n = len(*x)
+	}
+	if n != 0 && n != k.n {
+		return fail(fmt.Errorf("%d keyframes for %d segments", n, k.n))
+	}
+	return nil
+}
+
+// decodeIndex decodes the members of an index object up to its keyframes, which
+// the answered indexKeyframes decodes (the rest of data). Member names match as
+// encoding/json matches them (case-insensitively); unknown members are skipped.
+func decodeIndex(data []byte) (*Index, *indexKeyframes, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if t, err := dec.Token(); err != nil {
+		return nil, nil, err
+	} else if t != json.Delim('{') {
+		return nil, nil, errors.New("not a JSON object")
+	}
+	var (
+		f       indexFile
+		segs    []inlineSegment
+		pending bool // the "keyframes" member is next
+	)
+	fields := []struct {
+		name string
+		v    any
+	}{{"version", &f.Version}, {"kind", &f.Kind}, {"header", &f.Header}, {"duration", &f.Duration},
+		{"size", &f.Size}, {"gzip", &f.Gzip}, {"segments", &segs}, {"markers", &f.Markers}}
+	for !pending && dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, nil, err
+		}
+		name, _ := t.(string)
+		if strings.EqualFold(name, "keyframes") {
+			pending = true
+			break
+		}
+		var v any = new(json.RawMessage)
+		for _, fl := range fields {
+			if strings.EqualFold(name, fl.name) {
+				v = fl.v
+				break
+			}
+		}
+		if err := dec.Decode(v); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	if !pending {
+		if err := endObject(dec); err != nil {
+			return nil, nil, err
+		}
+	}
+
+	idx := &Index{Version: f.Version, Kind: f.Kind, Header: f.Header, Duration: f.Duration, Size: f.Size,
+		Gzip: f.Gzip, Segments: make([]Segment, len(segs)), Markers: f.Markers}
+	kf := &indexKeyframes{n: len(segs)}
+	for i, s := range segs {
+		idx.Segments[i] = s.Segment
+		if len(s.Keyframe) > 0 && string(s.Keyframe) != "null" {
+			if kf.inline == nil {
+				kf.inline = make([]json.RawMessage, len(segs))
+			}
+			kf.inline[i] = s.Keyframe
+		}
 	}
 	if idx.Markers == nil {
 		idx.Markers = []Marker{}
 	}
-	if st, err := os.Stat(rpath); err == nil && st.Mode().IsRegular() && st.Size() != idx.Size {
-		return nil, fmt.Errorf("%w: %s has %d bytes, the index %d", ErrIndexStale, rpath, st.Size(), idx.Size)
+	switch {
+	case idx.Version == 1 && pending:
+		return nil, nil, errors.New("version 1 with a keyframes member")
+	case idx.Version == 2 && kf.inline != nil:
+		return nil, nil, errors.New("version 2 with keyframes in the segments")
 	}
-	return &idx, nil
+	if err := idx.validate(); err != nil {
+		return nil, nil, err
+	}
+	if pending {
+		kf.dec = dec
+	}
+	return idx, kf, nil
+}
+
+// inlineSegment is a segment as version 1 wrote it, with its keyframe.
+type inlineSegment struct {
+	Segment
+	Keyframe json.RawMessage `json:"keyframe,omitempty"`
+}
+
+// endObject reads the closing brace of the object and checks nothing follows.
+func endObject(dec *json.Decoder) error {
+	if t, err := dec.Token(); err != nil {
+		return err
+	} else if t != json.Delim('}') {
+		return fmt.Errorf("unexpected %v", t)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("data after the index")
+	}
+	return nil
+}
+
+// decodeKeyframe decodes the JSON of keyframe i ("" for none).
+func decodeKeyframe(raw json.RawMessage, i int) (string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", nil
+	}
+	var kf string
+	if err := json.Unmarshal(raw, &kf); err != nil {
+		return "", fmt.Errorf("%w: keyframe %d: %w", ErrIndex, i, err)
+	}
+	return kf, nil
 }
 
 // validate checks what a player relies on.
 func (x *Index) validate() error {
 	switch {
-	case x.Version != IndexVersion:
+	case x.Version != IndexVersion && x.Version != 1:
 		return fmt.Errorf("version %d", x.Version)
 	case x.Kind != IndexCast && x.Kind != IndexGuac:
 		return fmt.Errorf("kind %q", x.Kind)
