@@ -31,8 +31,11 @@ export function auditApi(client: ApiClient) {
     legalHold: (id: string, hold: boolean) => client.post<Session>(`/sessions/${id}/legal-hold`, { hold }),
     /** exportBundle returns a session's signed bundle (.pcbundle). */
     exportBundle: (id: string) => client.get<Blob>(`/sessions/${id}/export`, { as: 'blob' }),
-    /** recordingIndex returns the seek index of a session's recording (built on first use). */
+    /** recordingIndex returns the seek index of a session's recording (built on first use), without keyframes. */
     recordingIndex: (id: string) => client.get<RecordingIndex>(`/sessions/${id}/recording/index`),
+    /** recordingKeyframe returns the keyframe of segment i of the index ('' for a segment without one). */
+    recordingKeyframe: (id: string, i: number) =>
+      client.get<string>(`/sessions/${id}/recording/keyframes/${i}`, { as: 'text' }),
     /** recordingBytes returns bytes [offset, offset+length) of the recording as stored. */
     recordingBytes: (id: string, offset: number, length: number) =>
       client.get<Uint8Array>(`/sessions/${id}/recording/raw`, {

@@ -82,6 +82,7 @@ export interface ReplayBinding {
   OpenRecording: (path: string) => Promise<ReplayInfo>
   ReplayIndex: (id: string) => Promise<RecordingIndex>
   ReplaySegment: (id: string, i: number) => Promise<string>
+  ReplayKeyframe: (id: string, i: number) => Promise<string>
   ReplayFile: (id: string) => Promise<string>
   PendingRecordings: () => Promise<string[] | null>
 }
@@ -166,9 +167,9 @@ export function tokenBinding(w: Pick<Window, 'go'> | undefined = globalThis.wind
 export function replayBinding(w: Pick<Window, 'go'> | undefined = globalThis.window): ReplayBinding | null {
   const app = w?.go?.app?.App
   if (!app || typeof app.OpenRecording !== 'function') return null
-  const { OpenRecording, ReplayIndex, ReplaySegment, ReplayFile, PendingRecordings } = app
-  if (!ReplayIndex || !ReplaySegment || !ReplayFile || !PendingRecordings) return null
-  return { OpenRecording, ReplayIndex, ReplaySegment, ReplayFile, PendingRecordings }
+  const { OpenRecording, ReplayIndex, ReplaySegment, ReplayKeyframe, ReplayFile, PendingRecordings } = app
+  if (!ReplayIndex || !ReplaySegment || !ReplayKeyframe || !ReplayFile || !PendingRecordings) return null
+  return { OpenRecording, ReplayIndex, ReplaySegment, ReplayKeyframe, ReplayFile, PendingRecordings }
 }
 
 /** onReplayOpen calls cb with each file the desktop's menu or a drop asks to open; it answers the unsubscribe. */

@@ -460,7 +460,11 @@ export interface Segment {
   length: number
   cols: number
   rows: number
-  /** keyframe is ANSI text that redraws the screen at the segment's start (empty for the first). */
+  /**
+   * keyframe is ANSI text that redraws the screen at the segment's start (empty for
+   * the first). The server and the desktop leave it out of the index and answer it
+   * per segment (SegmentSource.keyframe).
+   */
   keyframe?: string
 }
 

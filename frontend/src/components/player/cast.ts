@@ -93,10 +93,15 @@ export function formatTime(s: number): string {
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`
 }
 
-/** SegmentSource gives a player the index and the decompressed text of each segment. */
+/**
+ * SegmentSource gives a player the index, the decompressed text of each
+ * segment and, when the index comes without them (a long recording's keyframes
+ * are most of its index), the keyframe of a segment.
+ */
 export interface SegmentSource {
   index(): Promise<RecordingIndex>
   segment(i: number): Promise<string>
+  keyframe?(i: number): Promise<string>
 }
 
 /** gunzip decompresses one gzip member (a segment of a .cast.gz) in the browser. */
@@ -109,8 +114,8 @@ export async function gunzip(bytes: Uint8Array): Promise<string> {
  * cachedSegments wraps a segment loader with a small cache (the segments
  * around the playhead) and de-duplicates concurrent loads of one segment.
  */
-export function cachedSegments(load: (i: number) => Promise<string>, keep = 8): (i: number) => Promise<string> {
-  const cache = new Map<number, Promise<string>>()
+export function cachedSegments<T = string>(load: (i: number) => Promise<T>, keep = 8): (i: number) => Promise<T> {
+  const cache = new Map<number, Promise<T>>()
   return (i: number) => {
     let p = cache.get(i)
     if (!p) {

@@ -7,6 +7,7 @@ export function desktopSource(b: ReplayBinding, id: string): SegmentSource {
   return {
     index: () => b.ReplayIndex(id),
     segment: (i: number) => b.ReplaySegment(id, i),
+    keyframe: (i: number) => b.ReplayKeyframe(id, i),
   }
 }
 

@@ -16,5 +16,6 @@ export function serverSource(api: Api, sessionId: string): SegmentSource {
       const bytes = await api.audit.recordingBytes(sessionId, s.offset, s.length)
       return x.gzip ? await gunzip(bytes) : new TextDecoder().decode(bytes)
     },
+    keyframe: (i: number) => api.audit.recordingKeyframe(sessionId, i),
   }
 }
