@@ -7,7 +7,8 @@
 #   make run        setup + build, then the desktop app (with a display) or portcullisd
 #   make lint       gofmt, go vet, staticcheck (plain and with the desktop tags)
 #   make test       setup, services, frontend, lint, Go + frontend tests, e2e, desktop smoke
-#   make bench      benchmarks of ./backend/... and ./bench/..., sshbench (gateway, web terminal), desktop-bench
+#   make bench      benchmarks of ./backend/... and ./bench/..., sshbench (gateway, web terminal),
+#                   the recording player in Chromium (replay.mjs), desktop-bench
 #   make fuzz       every fuzz target for $(FUZZTIME)
 
 SHELL := /bin/bash
@@ -119,10 +120,15 @@ test: setup services frontend lint test-go test-frontend backend e2e smoke
 
 # The SSH gateway against direct OpenSSH (bench/sshbench, 3 to 4 minutes): the table is also
 # written to artifacts/bench-ssh.txt; SSHBENCH_FLAGS passes options (e.g. -profile=artifacts/pprof).
+# The recording player (frontend/e2e/bench/replay.mjs, about a minute): seek and first frame in
+# Chromium on a generated 1-hour, 100 MB recording (bench/castgen), to artifacts/bench-replay.txt.
 bench:
 	@mkdir -p artifacts
 	$(GO) test -run '^$$' -bench . -benchmem ./backend/... ./bench/... 2>&1 | tee artifacts/bench.txt
 	$(GO) run ./bench/sshbench -out artifacts/bench-ssh.txt $(SSHBENCH_FLAGS)
+	$(MAKE) --no-print-directory backend
+	$(GO) build -o $(BIN)/castgen ./bench/castgen
+	cd frontend && node e2e/bench/replay.mjs --out $(CURDIR)/artifacts/bench-replay.txt
 	$(MAKE) --no-print-directory desktop
 	scripts/desktop-bench.sh
 

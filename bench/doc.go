@@ -11,5 +11,9 @@
 // `make bench` then runs bench/sshbench, which measures the SSH gateway
 // against direct OpenSSH on loopback (throughput, recording size, keystroke
 // echo, connection time, idle-session memory) and writes its table to
-// artifacts/bench-ssh.txt.
+// artifacts/bench-ssh.txt, and the recording player benchmark
+// (frontend/e2e/bench/replay.mjs): bench/castgen puts a generated 1-hour,
+// 100 MB terminal recording into a fresh data dir as an ended session, and
+// Debian's Chromium measures the first frame and seeks in the web UI's player
+// (artifacts/bench-replay.txt).
 package bench

@@ -15,17 +15,32 @@ const URL_LINE = /Web UI and API: (http:\/\/\S+?)\/?\s*$/m
 
 /**
  * startServer runs `portcullisd serve` and resolves once /healthz answers 200.
- * It answers { url, dataDir, adminPassword, log(), stop() }.
+ * It answers { url, dataDir, adminPassword, log(), stop() }. With dataDir it
+ * serves that directory (made by an earlier start) and leaves it in place;
+ * otherwise it makes a fresh one and removes it when the server stops.
  */
-export async function startServer({ binary = defaultBinary(), timeoutMs = 20_000 } = {}) {
+export async function startServer({ binary = defaultBinary(), timeoutMs = 20_000, dataDir: given } = {}) {
   await access(binary, constants.X_OK).catch(() => {
     throw new Error(`portcullisd: ${binary} is not an executable: build it with \`make backend\` or set PORTCULLISD`)
   })
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'portcullis-e2e-'))
+  const dataDir = given ?? (await mkdtemp(path.join(tmpdir(), 'portcullis-e2e-')))
+  const removeDataDir = () => (given ? undefined : rm(dataDir, { recursive: true, force: true }))
   // The server reads PORTCULLIS_* from the environment: keep the caller's out of it.
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PORTCULLIS_')))
   // Plain HTTP on loopback: the browser tests test the UI; TLS has its own tests (backend/server).
-  const args = ['serve', '--data-dir', dataDir, '--http', '127.0.0.1:0', '--ssh', '', '--tls', 'off', '--log-level', 'debug']
+  const args = [
+    'serve',
+    '--data-dir',
+    dataDir,
+    '--http',
+    '127.0.0.1:0',
+    '--ssh',
+    '',
+    '--tls',
+    'off',
+    '--log-level',
+    'debug',
+  ]
   const child = spawn(binary, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
 
   const lines = []
@@ -64,7 +79,7 @@ export async function startServer({ binary = defaultBinary(), timeoutMs = 20_000
   const fail = async (why) => {
     if (!exited) child.kill('SIGKILL')
     await exit
-    await rm(dataDir, { recursive: true, force: true })
+    await removeDataDir()
     throw new Error(`portcullisd (${binary}): ${why}\n--- server log ---\n${log()}`)
   }
 
@@ -96,7 +111,7 @@ export async function startServer({ binary = defaultBinary(), timeoutMs = 20_000
     dataDir,
     adminPassword,
     log,
-    /** stop ends the server (SIGTERM, then SIGKILL after 5 s) and removes its data dir. */
+    /** stop ends the server (SIGTERM, then SIGKILL after 5 s) and removes its data dir (unless given). */
     async stop() {
       if (!exited) {
         child.kill('SIGTERM')
@@ -105,7 +120,7 @@ export async function startServer({ binary = defaultBinary(), timeoutMs = 20_000
         clearTimeout(timer)
       }
       process.off('exit', killOnExit)
-      await rm(dataDir, { recursive: true, force: true })
+      await removeDataDir()
       return exited
     },
   }
