@@ -326,7 +326,7 @@ func (x *castIndexer) line(line []byte, off int64) (cut, ok bool) {
 	case len(x.segs) == 0:
 		x.open(t, x.hdrEnd, "") // blank lines before the first event belong to it
 		cut = true
-	case x.wantCut(t, off, int64(len(line))):
+	case x.wantCut(t, off, int64(len(line)), string(kind) == "m"):
 		x.open(t, off, x.keyframe())
 		cut = true
 	}
@@ -350,14 +350,18 @@ func (x *castIndexer) line(line []byte, off int64) (cut, ok bool) {
 
 // wantCut decides whether a segment starts with the event of size bytes at time t
 // and offset off: when the current one would grow past SegmentBytes with it, or
-// spans SegmentTime.
-func (x *castIndexer) wantCut(t float64, off, size int64) bool {
+// spans SegmentTime, or when the event is a marker and the segment holds an eighth
+// of SegmentBytes already. Markers are where auditors seek to (the command
+// timeline): starting a segment there leaves a seek almost nothing to replay past
+// the keyframe, and the eighth bounds the segments (and keyframes) a session of
+// many short commands adds.
+func (x *castIndexer) wantCut(t float64, off, size int64, marker bool) bool {
 	if x.cutAt != nil {
 		return x.cutAt(off)
 	}
 	n := off - x.starts[len(x.starts)-1]
 	dt := t - x.segs[len(x.segs)-1].Time
-	if n+size <= x.segBytes && dt < x.segTime {
+	if n+size <= x.segBytes && dt < x.segTime && (!marker || n < x.segBytes/8) {
 		return false
 	}
 	// Not in the middle of an escape sequence: a keyframe cannot resume one.

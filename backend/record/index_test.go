@@ -1092,3 +1092,51 @@ func TestBuildIndexTwiceAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestMarkersStartSegments: a command marker starts a segment once the current
+// one holds an eighth of SegmentBytes, so a seek to a command replays almost
+// nothing past the keyframe; markers closer together share segments.
+func TestMarkersStartSegments(t *testing.T) {
+	line := strings.Repeat("x", 78) + "\r\n"
+	var evs []record.Event
+	at := 0.0
+	for i := range 12 {
+		// 20 KiB of output, then a command: each marker after more than 16 KiB.
+		for range 256 {
+			at += 0.001
+			evs = append(evs, record.Event{Time: at, Kind: record.KindOutput, Data: line})
+		}
+		at += 0.5
+		evs = append(evs, record.Event{Time: at, Kind: record.KindMarker, Data: fmt.Sprintf("cmd-%d", i)})
+		// Then commands a few hundred bytes apart: no segment each.
+		for j := range 5 {
+			at += 0.1
+			evs = append(evs, record.Event{Time: at, Kind: record.KindOutput, Data: line + line})
+			evs = append(evs, record.Event{Time: at, Kind: record.KindMarker, Data: fmt.Sprintf("small-%d-%d", i, j)})
+		}
+	}
+	path := castFile(t, "m.cast.gz", record.Header{Width: 80, Height: 24}, evs)
+	idx, err := record.BuildIndex(t.Context(), path, record.IndexOptions{SegmentBytes: 128 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	starts := map[float64]bool{}
+	for _, s := range idx.Segments {
+		starts[s.Time] = true
+	}
+	big := 0
+	for _, m := range idx.Markers {
+		if strings.HasPrefix(m.Label, "cmd-") {
+			big++
+			if !starts[m.Time] {
+				t.Errorf("marker %q at %v does not start a segment", m.Label, m.Time)
+			}
+		} else if starts[m.Time] {
+			t.Errorf("marker %q at %v starts a segment, 200 bytes after the last", m.Label, m.Time)
+		}
+	}
+	if big != 12 || len(idx.Segments) > 12+1+3 {
+		t.Fatalf("%d command markers, %d segments", big, len(idx.Segments))
+	}
+	checkSeek(t, path, idx, []float64{evs[300].Time, idx.Markers[6].Time, at})
+}
