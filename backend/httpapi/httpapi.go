@@ -27,6 +27,7 @@ import (
 	"github.com/portcullis/portcullis/backend/auth"
 	"github.com/portcullis/portcullis/backend/bundle"
 	"github.com/portcullis/portcullis/backend/perm"
+	"github.com/portcullis/portcullis/backend/record"
 	"github.com/portcullis/portcullis/backend/session"
 	"github.com/portcullis/portcullis/backend/settings"
 	"github.com/portcullis/portcullis/backend/store"
@@ -145,7 +146,8 @@ func New(d Deps) *API {
 	if d.Registry == nil {
 		d.Registry = prometheus.NewRegistry()
 	}
-	a := &API{Deps: d, db: d.Store.DB, log: d.Log.With("component", "httpapi"), mux: http.NewServeMux()}
+	a := &API{Deps: d, db: d.Store.DB, log: d.Log.With("component", "httpapi"), mux: http.NewServeMux(),
+		indexes: indexer{cache: record.NewIndexCache(indexCacheEntries, indexCacheKeyframes)}}
 	a.metrics = newMetrics(d.Registry)
 	a.registerAuth()
 	a.registerUsers()

@@ -210,7 +210,6 @@ const (
 // indexer answers recording indexes from a cache, and builds them one at a time
 // per file: two players opening the same recording wait for one build.
 type indexer struct {
-	once     sync.Once
 	cache    *record.IndexCache
 	mu       sync.Mutex // guards inflight
 	inflight map[string]*indexBuild
@@ -223,7 +222,6 @@ type indexBuild struct {
 
 // get answers the index of the recording at path: cached, read, or built.
 func (x *indexer) get(ctx context.Context, path string) (*record.CachedIndex, error) {
-	x.once.Do(func() { x.cache = record.NewIndexCache(indexCacheEntries, indexCacheKeyframes) })
 	if idx, err := x.cache.Get(path); err == nil {
 		return idx, nil
 	}

@@ -309,14 +309,6 @@ func ReadIndex(path string) (*Index, error) {
 	if err != nil {
 		return nil, err
 	}
-	if kf.inline != nil { // version 1
-		for i, k := range kf.inline {
-			if idx.Segments[i].Keyframe, err = decodeKeyframe(k, i); err != nil {
-				return nil, err
-			}
-		}
-		return idx, nil
-	}
 	var all []string
 	if err := kf.decode(&all); err != nil {
 		return nil, err
@@ -400,14 +392,31 @@ type indexKeyframes struct {
 	done   bool
 }
 
-// decode decodes the keyframes member into v (a *[]string or a *[]json.RawMessage)
-// and checks the rest of the file: nothing after the object, one keyframe per
-// segment. It is called at most once; without a keyframes member v is left empty.
+// decode decodes the keyframes into v, a *[]string or a *[]json.RawMessage (the
+// JSON of each, nil for none), one per segment; v is left empty when no segment
+// has one. For version 2 it checks the rest of the file too: nothing after the
+// object. It is called at most once.
 func (k *indexKeyframes) decode(v any) error {
 	if k.done {
 		return errors.New("record: index keyframes decoded twice")
 	}
 	k.done = true
+	if k.inline != nil { // version 1
+		switch x := v.(type) {
+		case *[]json.RawMessage:
+			*x = k.inline
+		case *[]string:
+			*x = make([]string, len(k.inline))
+			for i, raw := range k.inline {
+				kf, err := decodeKeyframe(raw, i)
+				if err != nil {
+					return err
+				}
+				(*x)[i] = kf
+			}
+		}
+		return nil
+	}
 	if k.dec == nil {
 		return nil
 	}

@@ -138,11 +138,7 @@ func (c *CachedIndex) Keyframe(i int) (string, error) {
 // load decodes the keyframes (once).
 func (c *CachedIndex) load() {
 	c.once.Do(func() {
-		if c.kf.inline != nil {
-			c.keyframes = c.kf.inline
-		} else {
-			c.err = c.kf.decode(&c.keyframes)
-		}
+		c.err = c.kf.decode(&c.keyframes)
 		c.kf = nil
 	})
 }
