@@ -143,14 +143,20 @@ func (c *CachedIndex) load() {
 	})
 }
 
-// readCachedIndex reads an index as ReadIndex does, and starts decoding its
-// keyframes in the background.
+// keyframeDelay is how long after reading an index its keyframes start decoding
+// in the background: the first frame of a replay, which needs none, goes first
+// (decoding a long recording's keyframes takes a core for ~100 ms). A seek before
+// then decodes them at once.
+const keyframeDelay = 250 * time.Millisecond
+
+// readCachedIndex reads an index as ReadIndex does, and decodes its keyframes in
+// the background shortly after.
 func readCachedIndex(path string) (*CachedIndex, error) {
 	idx, kf, err := readIndexFile(path)
 	if err != nil {
 		return nil, err
 	}
 	c := &CachedIndex{Index: idx, kf: kf}
-	go c.load()
+	time.AfterFunc(keyframeDelay, c.load)
 	return c, nil
 }
