@@ -7,7 +7,9 @@ import {
   gunzip,
   parseEvents,
   parseSize,
+  seekEnd,
   segmentAt,
+  type CastEvent,
   type Segment,
 } from '@/components/player/cast'
 
@@ -29,6 +31,26 @@ describe('cast player model', () => {
       { time: 2, code: 'r', data: '100x30' },
     ])
     expect(parseEvents('not json\n[1, "o", "x"]')).toEqual([])
+  })
+
+  it("ends a seek at a time, or right after a marker's own event", () => {
+    const ev = (time: number, code: string, data: string): CastEvent => ({ time, code, data })
+    const events = [
+      ev(1, 'o', '$ '),
+      ev(2.5, 'o', 'tail -f log\r\n'),
+      ev(2.5, 'm', 'tail -f log'),
+      ev(2.5, 'o', 'a flood of lines in the same millisecond'),
+      ev(2.5, 'm', 'next'),
+      ev(3, 'o', 'later'),
+    ]
+    expect(seekEnd(events, 0, 0.5)).toBe(0)
+    expect(seekEnd(events, 0, 2.5)).toBe(5) // a time: all of that instant
+    expect(seekEnd(events, 0, 2.5, { time: 2.5, label: 'tail -f log' })).toBe(3) // the command, not its output
+    expect(seekEnd(events, 0, 2.5, { time: 2.5, label: 'next' })).toBe(5)
+    expect(seekEnd(events, 1, 2.5, { time: 2.5, label: 'not in this segment' })).toBe(5)
+    expect(seekEnd(events, 3, 2.5, { time: 2.5, label: 'tail -f log' })).toBe(5) // from past it: a plain time
+    expect(seekEnd(events, 0, 9)).toBe(6)
+    expect(seekEnd([], 0, 9)).toBe(0)
   })
 
   it('finds the segment of a time', () => {

@@ -49,6 +49,23 @@ export function segmentAt(segments: Segment[], t: number): number {
   return lo
 }
 
+/**
+ * seekEnd returns the position, from `from` on, after the last event that the
+ * screen at time `until` shows: every event with time <= until. Seeking to a
+ * marker (a logged command) stops right after that marker's own event, so the
+ * screen is the one the user saw when they pressed Enter: output that followed
+ * in the same instant (the recording's clock has milliseconds) belongs to the
+ * command and is not shown yet. A marker not found in events is a plain time.
+ */
+export function seekEnd(events: CastEvent[], from: number, until: number, marker?: Marker): number {
+  let pos = from
+  while (pos < events.length && events[pos].time <= until) {
+    const ev = events[pos++]
+    if (marker && ev.code === 'm' && ev.data === marker.label && Math.abs(ev.time - marker.time) < 1e-6) break
+  }
+  return pos
+}
+
 /** parseSize reads a resize event's "COLSxROWS". */
 export function parseSize(data: string): { cols: number; rows: number } | null {
   const m = /^(\d+)x(\d+)$/.exec(data)
