@@ -135,7 +135,7 @@ func New(cfg Config) (*App, error) {
 		closing:   make(chan struct{}),
 		token:     token,
 	}
-	a.tokens = &tokenStore{dir: cfg.ConfigDir}
+	a.tokens = &tokenStore{dir: cfg.ConfigDir, keyring: newOSKeyring(), log: a.log}
 	a.replays = newReplayStore(filepath.Join(cfg.ConfigDir, "replay"))
 	for _, p := range cfg.Open {
 		if abs, err := filepath.Abs(p); err == nil {
@@ -279,14 +279,18 @@ func (a *App) SwitchProfile(id string) (Profile, error) {
 // (see tokenStore); an empty token forgets it (logout).
 func (a *App) SaveToken(token string) error {
 	p := a.profiles.current()
-	if err := a.tokens.put(p.ID, token); err != nil {
+	where, err := a.tokens.put(p.ID, token)
+	if err != nil {
 		a.log.Warn("session token not kept", "profile", p.Name, "err", err)
 		return err
 	}
 	if token == "" {
 		a.log.Info("session token forgotten", "profile", p.Name)
 	} else {
-		a.log.Info("session token kept, sealed", "profile", p.Name)
+		if where == keyInFile {
+			where = "file"
+		}
+		a.log.Info("session token kept, sealed", "profile", p.Name, "key", where)
 	}
 	return nil
 }
@@ -305,7 +309,7 @@ func (a *App) RemoveProfile(id string) error {
 	if err := a.profiles.remove(id); err != nil {
 		return err
 	}
-	if err := a.tokens.put(id, ""); err != nil {
+	if _, err := a.tokens.put(id, ""); err != nil {
 		a.log.Warn("forget the removed profile's token", "err", err)
 	}
 	a.refreshMenu()

@@ -4,10 +4,12 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -15,29 +17,86 @@ import (
 
 // tokenStore keeps the window's session token of each profile so that a
 // restart does not ask for a new login, sealed with AES-256-GCM: tokens.enc
-// holds only ciphertext, and the key is a separate random file (token.key),
-// both 0600 in the config dir. This keeps tokens out of plain text (backups
-// and copies of profiles.json, a glance at the config dir); it does not
-// protect them from a program running as the same user, which an OS keyring
-// would not either once unlocked. The profile ID is bound as additional data,
-// so a token cannot be moved to another profile's entry.
+// holds only ciphertext. The key is kept in the OS keyring where the desktop
+// session has one (see newOSKeyring), and otherwise in a separate random file
+// (token.key); both files are 0600 in the config dir. Each entry records which
+// key sealed it, so tokens sealed before a keyring was there still open, and
+// the key file is deleted once no entry needs it. A keyring that fails or
+// does not answer makes the store fall back to the file rather than lose the
+// login. This keeps tokens out of plain text (backups and copies of
+// profiles.json, a glance at the config dir) and, with a keyring, keeps the
+// key out of the config dir altogether; a program running as the same user in
+// an unlocked session can still ask the keyring, as it can for any app. The
+// profile ID is bound as additional data, so a token cannot be moved to
+// another profile's entry.
 type tokenStore struct {
-	dir string
-	mu  sync.Mutex
+	dir     string
+	keyring secretStore  // nil: no OS keyring, the key is a file
+	log     *slog.Logger // nil: silent
+	mu      sync.Mutex
 }
 
 const (
 	tokenFile    = "tokens.enc"
 	tokenKeyFile = "token.key"
 	maxTokenLen  = 4096
+
+	// keyringService is the service of the token key's keyring item; the item's
+	// user names the config dir (see keyringUser).
+	keyringService = "Portcullis desktop"
+	// Where the key that sealed an entry is (sealedToken.Key).
+	keyInFile    = ""
+	keyInKeyring = "keyring"
 )
 
 type sealedToken struct {
+	Key   string `json:"key,omitempty"` // keyInKeyring, or keyInFile
 	Nonce []byte `json:"nonce"`
 	Data  []byte `json:"data"`
 }
 
-func (s *tokenStore) aead(create bool) (cipher.AEAD, error) {
+// keyringUser names this config dir's key in the keyring: two config dirs
+// (two installations, a test) have two keys.
+func (s *tokenStore) keyringUser() string {
+	dir, err := filepath.Abs(s.dir)
+	if err != nil {
+		dir = s.dir
+	}
+	return "session token key for " + dir
+}
+
+// keyringAEAD opens the key kept in the keyring, making it first when create.
+func (s *tokenStore) keyringAEAD(create bool) (cipher.AEAD, error) {
+	v, err := s.keyring.Get(keyringService, s.keyringUser())
+	if isNotFound(err) && create {
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, err
+		}
+		v = base64.StdEncoding.EncodeToString(key)
+		if err := s.keyring.Set(keyringService, s.keyringUser(), v); err != nil {
+			return nil, fmt.Errorf("app: keep the token key in the OS keyring: %w", err)
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("app: the token key in the OS keyring: %w", err)
+	}
+	key, err := base64.StdEncoding.DecodeString(v)
+	if err != nil || len(key) != 32 {
+		return nil, errors.New("app: the OS keyring holds no 32-byte token key")
+	}
+	return newGCM(key)
+}
+
+func newGCM(key []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+// fileAEAD opens the key kept in token.key, making it first when create.
+func (s *tokenStore) fileAEAD(create bool) (cipher.AEAD, error) {
 	path := filepath.Join(s.dir, tokenKeyFile)
 	key, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) && create {
@@ -57,11 +116,7 @@ func (s *tokenStore) aead(create bool) (cipher.AEAD, error) {
 	if len(key) != 32 {
 		return nil, fmt.Errorf("app: %s: not a 32-byte key", path)
 	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCM(block)
+	return newGCM(key)
 }
 
 func (s *tokenStore) load() (map[string]sealedToken, error) {
@@ -87,10 +142,11 @@ func (s *tokenStore) save(m map[string]sealedToken) error {
 	return writeFileAtomic(filepath.Join(s.dir, tokenFile), b, 0o600)
 }
 
-// put seals token for profile; an empty token removes it.
-func (s *tokenStore) put(profile, token string) error {
+// put seals token for profile; an empty token removes it. It answers where
+// the key that sealed it is (keyInKeyring or keyInFile).
+func (s *tokenStore) put(profile, token string) (string, error) {
 	if len(token) > maxTokenLen {
-		return errors.New("token too long")
+		return "", errors.New("token too long")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -100,21 +156,56 @@ func (s *tokenStore) put(profile, token string) error {
 	}
 	if token == "" {
 		delete(m, profile)
-		return s.save(m)
+		if err := s.save(m); err != nil {
+			return "", err
+		}
+		s.dropUnusedKeyFile(m)
+		return "", nil
 	}
-	g, err := s.aead(true)
-	if err != nil {
-		return fmt.Errorf("app: token key: %w", err)
+	where := keyInFile
+	var g cipher.AEAD
+	if s.keyring != nil {
+		if g, err = s.keyringAEAD(true); err == nil {
+			where = keyInKeyring
+		} else if s.log != nil {
+			s.log.Warn("OS keyring unavailable: the session token key stays in a file", "err", err)
+		}
+	}
+	if g == nil {
+		if g, err = s.fileAEAD(true); err != nil {
+			return "", fmt.Errorf("app: token key: %w", err)
+		}
 	}
 	nonce := make([]byte, g.NonceSize())
 	if _, err := io.ReadFull(rand.Reader, nonce); err != nil {
-		return err
+		return "", err
 	}
-	m[profile] = sealedToken{Nonce: nonce, Data: g.Seal(nil, nonce, []byte(token), []byte(profile))}
-	return s.save(m)
+	m[profile] = sealedToken{Key: where, Nonce: nonce, Data: g.Seal(nil, nonce, []byte(token), []byte(profile))}
+	if err := s.save(m); err != nil {
+		return "", err
+	}
+	s.dropUnusedKeyFile(m)
+	return where, nil
 }
 
-// get opens the token of profile ("" when there is none or it cannot be opened).
+// dropUnusedKeyFile deletes token.key once the keyring holds the key of every
+// entry (no key on disk that nothing needs).
+func (s *tokenStore) dropUnusedKeyFile(m map[string]sealedToken) {
+	if s.keyring == nil {
+		return
+	}
+	for _, st := range m {
+		if st.Key == keyInFile {
+			return
+		}
+	}
+	if err := os.Remove(filepath.Join(s.dir, tokenKeyFile)); err != nil && !errors.Is(err, os.ErrNotExist) && s.log != nil {
+		s.log.Warn("delete the unused token key file", "err", err)
+	}
+}
+
+// get opens the token of profile ("" when there is none or it cannot be
+// opened: its key is gone, or in a keyring this session cannot reach).
 func (s *tokenStore) get(profile string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -126,8 +217,22 @@ func (s *tokenStore) get(profile string) string {
 	if !ok {
 		return ""
 	}
-	g, err := s.aead(false)
+	var g cipher.AEAD
+	switch st.Key {
+	case keyInFile:
+		g, err = s.fileAEAD(false)
+	case keyInKeyring:
+		if s.keyring == nil {
+			return ""
+		}
+		g, err = s.keyringAEAD(false)
+	default:
+		return ""
+	}
 	if err != nil || len(st.Nonce) != g.NonceSize() {
+		if err != nil && s.log != nil && !errors.Is(err, os.ErrNotExist) {
+			s.log.Warn("session token key unavailable", "err", err)
+		}
 		return ""
 	}
 	plain, err := g.Open(nil, st.Nonce, st.Data, []byte(profile))

@@ -14,10 +14,10 @@ func TestTokenStore(t *testing.T) {
 	dir := t.TempDir()
 	s := &tokenStore{dir: dir}
 	const tok = "pcs_SECRET-session-token-value"
-	if err := s.put("r-1", tok); err != nil {
+	if where, err := s.put("r-1", tok); err != nil || where != keyInFile {
 		t.Fatal(err)
 	}
-	if err := s.put("local", "pcs_other"); err != nil {
+	if _, err := s.put("local", "pcs_other"); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range []string{tokenFile, tokenKeyFile} {
@@ -40,7 +40,7 @@ func TestTokenStore(t *testing.T) {
 	if got := s.get("r-2"); got != "" {
 		t.Errorf("an entry copied to another profile opened: %q", got)
 	}
-	if err := s.put("r-1", ""); err != nil {
+	if _, err := s.put("r-1", ""); err != nil {
 		t.Fatal(err)
 	}
 	if got := s.get("r-1"); got != "" || s.get("local") != "pcs_other" {
@@ -50,7 +50,7 @@ func TestTokenStore(t *testing.T) {
 	if got := s.get("local"); got != "" {
 		t.Errorf("without the key: %q, want nothing", got)
 	}
-	if err := s.put("local", "pcs_new"); err != nil || s.get("local") != "pcs_new" {
+	if _, err := s.put("local", "pcs_new"); err != nil || s.get("local") != "pcs_new" {
 		t.Errorf("a new key after the old one was lost: %v", err)
 	}
 }

@@ -20,6 +20,8 @@ APT_PACKAGES=(
 	inetutils-telnetd socat iproute2 passwd
 	# export bundles: checked with the real unzip, openssl and jq in the tests
 	unzip openssl jq
+	# the desktop's token key in a real OS keyring (Secret Service) in the app tests
+	dbus gnome-keyring libsecret-tools
 )
 
 log() { printf 'setup: %s\n' "$*" >&2; }

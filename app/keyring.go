@@ -1,0 +1,92 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/zalando/go-keyring"
+)
+
+// secretStore is an OS keyring: the Secret Service of the desktop session on
+// Linux (GNOME Keyring, KWallet, KeePassXC), the login Keychain on macOS, the
+// Credential Manager on Windows. The token store keeps its key there when
+// there is one.
+type secretStore interface {
+	Get(service, user string) (string, error)
+	Set(service, user, secret string) error
+	Delete(service, user string) error
+}
+
+// errSecretNotFound is what a secretStore answers for an item it does not hold.
+var errSecretNotFound = keyring.ErrNotFound
+
+// keyringTimeout bounds a keyring call: a keyring that waits for the user to
+// unlock it (a prompt nobody answers, a session without a display) must not
+// hang the window; the token store then falls back to its key file.
+const keyringTimeout = 5 * time.Second
+
+// osKeyring is the OS keyring through github.com/zalando/go-keyring, each
+// call bounded by keyringTimeout.
+type osKeyring struct{}
+
+// newOSKeyring answers the OS keyring, or nil where there is none to use: on
+// Linux, a session without a D-Bus session bus (a server, a bare X session, a
+// test under Xvfb). Without the bus, the D-Bus library would try to start one
+// with dbus-launch, which is not ours to do. PORTCULLIS_KEYRING=off turns the
+// keyring off.
+func newOSKeyring() secretStore {
+	if os.Getenv("PORTCULLIS_KEYRING") == "off" {
+		return nil
+	}
+	if runtime.GOOS == "linux" && !sessionBus() {
+		return nil
+	}
+	return osKeyring{}
+}
+
+// sessionBus says whether a D-Bus session bus is there to reach: named by
+// DBUS_SESSION_BUS_ADDRESS, or the systemd user bus $XDG_RUNTIME_DIR/bus.
+func sessionBus() bool {
+	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") != "" {
+		return true
+	}
+	dir := os.Getenv("XDG_RUNTIME_DIR")
+	if dir == "" {
+		return false
+	}
+	st, err := os.Stat(filepath.Join(dir, "bus"))
+	return err == nil && st.Mode()&os.ModeSocket != 0
+}
+
+func (osKeyring) Get(service, user string) (string, error) {
+	var v string
+	err := bounded(func() (err error) { v, err = keyring.Get(service, user); return err })
+	return v, err
+}
+
+func (osKeyring) Set(service, user, secret string) error {
+	return bounded(func() error { return keyring.Set(service, user, secret) })
+}
+
+func (osKeyring) Delete(service, user string) error {
+	return bounded(func() error { return keyring.Delete(service, user) })
+}
+
+// bounded runs f, giving up after keyringTimeout (f then finishes on its own).
+func bounded(f func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(keyringTimeout):
+		return fmt.Errorf("app: the OS keyring did not answer within %v", keyringTimeout)
+	}
+}
+
+// isNotFound says whether err is a keyring's "no such item".
+func isNotFound(err error) bool { return errors.Is(err, errSecretNotFound) }
