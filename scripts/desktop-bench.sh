@@ -5,7 +5,10 @@
 #     backend (the app logs "window asked for its backend" with since_start_ms) with a fresh
 #     HOME each time (first start: new database, migrations, the initial admin), median of 3;
 #     the first run also takes a screenshot then, to show the login screen is up;
-#   - idle memory: RSS of the app and its WebKit processes 10 s after the login screen showed.
+#   - idle memory: RSS of the app and its WebKit processes 10 s after the login screen showed;
+#   - the same for bin/desktopfloor (bench/desktopfloor: the smallest Wails v2 window, one static
+#     page, no backend), as the floor WebKitGTK and Wails set: what is left between the two is
+#     Portcullis' own cost.
 # Targets (issue 4): cold start under 2 s, idle RSS under 200 MB. Prints a table and writes it to
 # artifacts/bench-desktop.txt.
 set -euo pipefail
@@ -13,6 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 BINARY=$ROOT/bin/portcullis-desktop
+FLOOR=$ROOT/bin/desktopfloor
 OUT=$ROOT/artifacts/bench-desktop.txt
 RUNS=${DESKTOP_BENCH_RUNS:-3}
 
@@ -23,6 +27,7 @@ if [ "${1:-}" != --inner ]; then
 		command -v "$tool" >/dev/null || { say "skipped: $tool not found (run make setup)"; exit 0; }
 	done
 	[ -x "$BINARY" ] || make --no-print-directory desktop
+	CGO_ENABLED=1 go build -tags desktop,production,webkit2_41 -o "$FLOOR" ./bench/desktopfloor
 	mkdir -p "$ROOT/artifacts"
 	exec xvfb-run -a -s "-screen 0 1280x800x24" "$0" --inner
 fi
@@ -84,6 +89,26 @@ for i in $(seq 1 "$RUNS"); do
 	say "run $i: cold start ${ms} ms"
 done
 
+# The floor: a blank Wails window, measured the same way (10 s after its page loaded).
+work=$(mktemp -d /tmp/portcullis-dbench.XXXXXX)
+mkdir -p "$work/home/.config"
+app_detail=$detail
+HOME=$work/home XDG_CONFIG_HOME=$work/home/.config XDG_CACHE_HOME=$work/home/.cache XDG_DATA_HOME=$work/home/.local/share \
+	"$FLOOR" >"$work/out.txt" 2>&1 &
+pid=$!
+sleep 11
+if kill -0 "$pid" 2>/dev/null; then
+	read -r floor_rss floor_pss < <(tree_mem "$pid")
+	tree_mem "$pid" >/dev/null
+	floor_detail=$detail
+else
+	floor_rss=0 floor_pss=0 floor_detail=" exited: $(tail -3 "$work/out.txt")"
+fi
+kill -TERM "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
+rm -rf "$work"
+detail=$app_detail
+
 median=$(printf '%s\n' "${starts[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
 rss_mb=$((rss_kib / 1024))
 status_start=MISS
@@ -97,7 +122,11 @@ status_rss=MISS
 	printf '%-52s %-12s %-12s %s\n' "idle RSS, app and WebKit processes, 10 s after start" "${rss_mb} MB" "< 200 MB" "$status_rss"
 	echo
 	printf '%-52s %-12s %-12s %s\n' "idle PSS (shared libraries counted once)" "$((pss_kib / 1024)) MB" "(info)" ""
+	printf '%-52s %-12s %-12s %s\n' "floor: blank Wails window, idle RSS" "$((floor_rss / 1024)) MB" "(info)" ""
+	printf '%-52s %-12s %-12s %s\n' "floor: blank Wails window, idle PSS" "$((floor_pss / 1024)) MB" "(info)" ""
+	printf '%-52s %-12s %-12s %s\n' "Portcullis over the floor: RSS / PSS" "$(((rss_kib - floor_rss) / 1024)) / $(((pss_kib - floor_pss) / 1024)) MB" "(info)" ""
 	echo
 	echo "processes:$detail"
+	echo "floor processes:$floor_detail"
 	echo "runs (ms): ${starts[*]}; screenshot of the first run: artifacts/desktop-bench-login.png"
 } | tee "$OUT"
