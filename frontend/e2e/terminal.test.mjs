@@ -23,6 +23,9 @@ import { inApp, openMenu, row, submitPassword, visible, waitUntil } from './lib/
 const PASSWORD = { admin: 'Adm1n-Term-Passw0rd', alice: 'Wonder-Term-Passw0rd1', carol: 'Tenant-Term-Passw0rd1' }
 const CANARY = `/tmp/pc-e2e-canary-${randomBytes(5).toString('hex')}`
 const KILL_REASON = 'e2e: end of shift'
+// A pause in alice's session (seconds) for the skip-idle replay: longer than
+// the player's idle limit (2 s) by more than the assertions' margins.
+const IDLE_PAUSE = 7
 
 let server
 let sshd
@@ -184,6 +187,8 @@ describe('the web terminal', () => {
     await r.getByTestId('live-watch').click()
     await visible(adm.page.getByTestId('watch-pane'))
     const a = await actor('alice')
+    // alice pauses before her next command (the replay below skips it).
+    await new Promise((res) => setTimeout(res, IDLE_PAUSE * 1000))
     await typeLine(a.page, 'echo watched-$((7*6))')
     await screenShows(adm.page, 'watch-screen', 'watched-42')
     await adm.shot('terminal-watch')
@@ -260,6 +265,54 @@ describe('the web terminal', () => {
       )
     },
   )
+
+  step('admin: the replay skips idle time: a long pause plays in about 2 s, in full once unticked', async () => {
+    const adm = await actor('admin')
+    const player = adm.page.getByTestId('recording-player')
+    const markers = player.getByTestId('player-marker')
+    const now = async () => Number(await player.getAttribute('data-time'))
+    const pause = async () => {
+      if (await player.getByTestId('player-pause').count()) await player.getByTestId('player-pause').click()
+      await visible(player.getByTestId('player-play'))
+    }
+    await pause()
+    await player.getByTestId('player-speed').click()
+    await adm.page.locator('.n-base-select-option').filter({ hasText: /^1x$/ }).click()
+    const before = markers.filter({ hasText: 'echo still-here' }).first()
+    const from = Number(await before.getAttribute('data-time'))
+    const to = Number(await markers.filter({ hasText: 'echo watched' }).first().getAttribute('data-time'))
+    // Between the two commands: alice's pause, and the admin logging in.
+    assert.ok(to - from > IDLE_PAUSE, `the recording holds ${to - from} s between the commands`)
+    const skipIdle = player.getByTestId('player-skip-idle')
+    assert.equal(await skipIdle.getAttribute('aria-checked'), 'true', 'skip idle is on by default')
+    const playFromMarker = async () => {
+      await before.click()
+      await waitUntil(async () => Math.abs((await now()) - from) < 0.001, { message: 'the seek to echo still-here' })
+      await player.getByTestId('player-play').click()
+      return Date.now()
+    }
+
+    // Skip idle: the pause plays as 2 s, then alice's typing.
+    let t0 = await playFromMarker()
+    await waitUntil(async () => (await now()) >= to, { timeout: 20_000, message: 'the playhead to reach echo watched' })
+    const wall = (Date.now() - t0) / 1000
+    await pause()
+    assert.ok(wall < to - from - 3, `skip idle on: ${(to - from).toFixed(1)} s of recording took ${wall.toFixed(1)} s`)
+
+    // Unticked, the pause plays in full: 3 s later the playhead is 3 s further.
+    await skipIdle.click()
+    assert.equal(await skipIdle.getAttribute('aria-checked'), 'false')
+    t0 = await playFromMarker()
+    await new Promise((res) => setTimeout(res, 3000))
+    const at = await now()
+    const played = (Date.now() - t0) / 1000
+    await pause()
+    assert.ok(
+      at > from + 1.5 && at < from + played + 0.5 && at < to - 1,
+      `skip idle off: ${played.toFixed(1)} s of playing moved the playhead from ${from} to ${at} (next command at ${to})`,
+    )
+    await skipIdle.click()
+  })
 
   step('admin: exports the session as a signed bundle that verifies offline, and fails once altered', async () => {
     const adm = await actor('admin')

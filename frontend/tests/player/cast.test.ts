@@ -64,12 +64,19 @@ describe('cast player model', () => {
   })
 
   it('plays at speed and skips idle time beyond the limit', () => {
-    expect(advance(10, 1, 1, 20, null)).toBe(11)
-    expect(advance(10, 1, 4, 20, null)).toBe(14)
-    expect(advance(10, 1, 1, 20, 2)).toBe(11) // within the first 2 s of the gap
-    expect(advance(10, 3, 1, 20, 2)).toBe(20) // past them: on to the next event
-    expect(advance(10, 0.5, 16, 100, 2)).toBe(100)
-    expect(advance(10, 1, 1, 10.5, 2)).toBe(11) // a short gap is played as is
+    expect(advance(10, 1, 1, 10, 20, null)).toBe(11)
+    expect(advance(10, 1, 4, 10, 20, null)).toBe(14)
+    expect(advance(10, 1, 1, 10, 20, 2)).toBe(11) // within the first 2 s of the gap
+    expect(advance(10, 3, 1, 10, 20, 2)).toBe(21) // 2 s of the gap, then 1 s past the next event
+    expect(advance(10, 0.5, 16, 10, 100, 2)).toBe(106)
+    expect(advance(10, 1, 1, 10, 10.5, 2)).toBe(11) // a short gap is played as is
+    // The player's 33 ms ticks: the gap counts from the last event shown, not from t.
+    expect(advance(11.5, 0.033, 1, 10, 20, 2)).toBeCloseTo(11.533)
+    expect(advance(11.99, 0.033, 1, 10, 20, 2)).toBeCloseTo(20.023)
+    // A seek into a long gap, past its first 2 s: on to the next event at the first tick.
+    expect(advance(15, 0.033, 1, 10, 20, 2)).toBeCloseTo(20.033)
+    // No event ahead (the end): plays on.
+    expect(advance(15, 1, 1, 10, null, 2)).toBe(16)
   })
 
   it('parses sizes, filters markers and formats times', () => {

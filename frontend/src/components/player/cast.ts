@@ -77,22 +77,26 @@ export function parseSize(data: string): { cols: number; rows: number } | null {
 
 /**
  * advance returns the recording time after `elapsed` seconds of wall time
- * played at `speed` from `t`. With skipIdle set, a pause between events longer
- * than idleLimit plays as idleLimit: when t sits in such a gap (before
- * nextEvent) and past its first idleLimit seconds, it jumps to the event.
+ * played at `speed` from `t`. With idleLimit set, a pause between two events
+ * (from prevEvent, the last event shown, to nextEvent) longer than idleLimit
+ * plays as idleLimit, as asciinema's idle time limit does: once the playhead
+ * is idleLimit past prevEvent it jumps to nextEvent, and what is left of the
+ * step plays from there.
  */
 export function advance(
   t: number,
   elapsed: number,
   speed: number,
+  prevEvent: number | null,
   nextEvent: number | null,
   idleLimit: number | null,
 ): number {
-  let next = t + elapsed * speed
-  if (idleLimit !== null && nextEvent !== null && nextEvent - t > idleLimit && next > t + idleLimit) {
-    next = Math.max(nextEvent, next - (nextEvent - t - idleLimit))
-  }
-  return next
+  const next = t + elapsed * speed
+  if (idleLimit === null || nextEvent === null || next >= nextEvent) return next
+  const gapStart = Math.min(prevEvent ?? t, t)
+  const limit = gapStart + idleLimit
+  if (nextEvent - gapStart <= idleLimit || next <= limit) return next
+  return nextEvent + (next - Math.max(limit, t))
 }
 
 /** filterMarkers keeps the markers whose label holds the query (case-insensitive). */
