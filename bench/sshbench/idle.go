@@ -54,57 +54,15 @@ func (b *bench) idleSessions(ctx context.Context) error {
 	}
 
 	n := b.opts.sessions
-	openCtx, cancel := context.WithTimeout(ctx, 240*time.Second)
-	defer cancel()
-	var (
-		mu       sync.Mutex // guards shells, firstErr
-		shells   []*shell
-		firstErr error
-		wg       sync.WaitGroup
-	)
-	jobs := make(chan int)
-	t0 := time.Now()
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range jobs {
-				s, err := openIdle(openCtx, addr, user, b)
-				mu.Lock()
-				if err != nil {
-					if firstErr == nil {
-						firstErr = err
-						cancel()
-					}
-				} else {
-					shells = append(shells, s)
-					if len(shells)%100 == 0 {
-						b.logf("idle sessions: %d open after %v", len(shells), time.Since(t0).Round(time.Second))
-					}
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-feed:
-	for i := 0; i < n; i++ {
-		select {
-		case jobs <- i:
-		case <-openCtx.Done():
-			break feed
+	shells, rampTime, firstErr := b.openIdleMany(ctx, addr, user, n)
+	closed := false
+	closeShells := func() {
+		if !closed {
+			closeAll(shells)
+			closed = true
 		}
 	}
-	close(jobs)
-	wg.Wait()
-	rampTime := time.Since(t0)
-	defer func() {
-		var cw sync.WaitGroup
-		for _, s := range shells {
-			cw.Add(1)
-			go func() { defer cw.Done(); s.close() }()
-		}
-		cw.Wait()
-	}()
+	defer closeShells()
 	k := len(shells)
 	if k == 0 {
 		return fmt.Errorf("no session opened: %v", firstErr)
@@ -150,7 +108,108 @@ feed:
 			b.table.note("idle sessions: per-session figures measured at N=%d; %d sessions extrapolate linearly to %s of bastion RSS", k, n, humanSize(perRSS*int64(n)))
 		}
 	}
+	closeShells()
+	return b.idleFloor(ctx, n)
+}
+
+// idleFloor measures the same idle sessions through the minimal relay in its
+// lean mode (two x/crypto connections per session, ssh.Client and Session on
+// the target side, 2 KiB copy buffers; no authentication service, recording,
+// command parsing or live registry): the memory that x/crypto/ssh alone takes
+// per session, under which no Go bastion built on it can go.
+func (b *bench) idleFloor(ctx context.Context, n int) error {
+	b.waitQuiet(ctx)
+	relay, err := startRelay(ctx, b.target, filepath.Join(b.dir, "relay-lean.log"), relayLeanEnv+"=1")
+	if err != nil {
+		return err
+	}
+	defer relay.stop()
+	for range 2 {
+		s, err := openShell(ctx, relay.addr, benchUser, b.alice.signer)
+		if err != nil {
+			return fmt.Errorf("floor warm-up session: %w", err)
+		}
+		s.quiet(200*time.Millisecond, 5*time.Second)
+		s.close()
+	}
+	time.Sleep(time.Second)
+	b.waitQuiet(ctx)
+	before := rss(relay.pid())
+	shells, rampTime, firstErr := b.openIdleMany(ctx, relay.addr, benchUser, n)
+	defer closeAll(shells)
+	k := len(shells)
+	if k == 0 {
+		return fmt.Errorf("floor: no session opened: %v", firstErr)
+	}
+	time.Sleep(3 * time.Second)
+	after := rss(relay.pid())
+	per := (after - before) / int64(k)
+	b.table.add(row{metric: fmt.Sprintf("%d idle sessions: floor, minimal x/crypto relay RSS/session", k),
+		bastion: fmt.Sprintf("%.1f KiB", float64(per)/1024), target: "(floor)"})
+	b.table.note("idle sessions, floor: the minimal relay (lean copies) opened %d in %v; RSS %s -> %s",
+		k, rampTime.Round(time.Millisecond), humanSize(before), humanSize(after))
+	if firstErr != nil {
+		b.table.note("idle sessions, floor: stopped at %d: %v", k, firstErr)
+	}
 	return nil
+}
+
+// openIdleMany opens n idle interactive sessions to addr, 8 at a time, within
+// 240 s; it answers those it opened and the first error.
+func (b *bench) openIdleMany(ctx context.Context, addr, user string, n int) ([]*shell, time.Duration, error) {
+	openCtx, cancel := context.WithTimeout(ctx, 240*time.Second)
+	defer cancel()
+	var (
+		mu       sync.Mutex // guards shells, firstErr
+		shells   []*shell
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	jobs := make(chan int)
+	t0 := time.Now()
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range jobs {
+				s, err := openIdle(openCtx, addr, user, b)
+				mu.Lock()
+				if err != nil {
+					if firstErr == nil {
+						firstErr = err
+						cancel()
+					}
+				} else {
+					shells = append(shells, s)
+					if len(shells)%100 == 0 {
+						b.logf("idle sessions: %d open after %v", len(shells), time.Since(t0).Round(time.Second))
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+feed:
+	for i := 0; i < n; i++ {
+		select {
+		case jobs <- i:
+		case <-openCtx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	return shells, time.Since(t0), firstErr
+}
+
+// closeAll closes shells, all at once.
+func closeAll(shells []*shell) {
+	var wg sync.WaitGroup
+	for _, s := range shells {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.close() }()
+	}
+	wg.Wait()
 }
 
 // openIdle opens one interactive session through the bastion and waits for

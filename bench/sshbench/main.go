@@ -22,7 +22,8 @@
 //     pty, `stty raw -echo; exec cat` on the target, one byte at a time);
 //   - connection time of `ssh ... true` (curve25519-sha256 forced);
 //   - memory of idle interactive sessions (RSS and Go heap of the bastion
-//     process, before and after opening them).
+//     process, before and after opening them), and the same sessions through
+//     the minimal relay in its lean mode (2 KiB copy buffers) as the floor.
 //
 // The minimal x/crypto relay (relay.go) runs beside the bastion as a
 // reference: what a Go relay with two crypto hops and nothing else reaches.

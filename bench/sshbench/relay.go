@@ -39,7 +39,7 @@ type relayProc struct {
 }
 
 // startRelay runs this binary in relay mode towards the target.
-func startRelay(ctx context.Context, t *target, logPath string) (*relayProc, error) {
+func startRelay(ctx context.Context, t *target, logPath string, env ...string) (*relayProc, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -51,6 +51,7 @@ func startRelay(ctx context.Context, t *target, logPath string) (*relayProc, err
 	defer logFile.Close()
 	cmd := exec.Command(exe, "-serve-relay", t.addr(), "-relay-user", t.user, "-relay-key", t.keyPath)
 	cmd.Stderr = logFile
+	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -118,6 +119,7 @@ func serveRelay(targetAddr, user, keyPath string) error {
 		defer pprof.StopCPUProfile()
 	}
 	bufSize, _ := strconv.Atoi(os.Getenv(relayReadBufEnv))
+	leanCopies = os.Getenv(relayLeanEnv) != ""
 	quickAck := os.Getenv(relayQuickAckEnv) != ""
 	keyData, err := os.ReadFile(keyPath)
 	if err != nil {
@@ -229,7 +231,17 @@ func relaySession(up *ssh.Client, ch ssh.Channel, reqs <-chan *ssh.Request) {
 	if err != nil {
 		return
 	}
-	sess.Stdout, sess.Stderr = ch, ch.Stderr()
+	if leanCopies {
+		stdout, err1 := sess.StdoutPipe()
+		stderr, err2 := sess.StderrPipe()
+		if err1 != nil || err2 != nil {
+			return
+		}
+		go copySmall(ch, stdout)
+		go copySmall(ch.Stderr(), stderr)
+	} else {
+		sess.Stdout, sess.Stderr = ch, ch.Stderr()
+	}
 	started := make(chan error, 1)
 	go func() {
 		for r := range reqs {
@@ -266,7 +278,11 @@ func relaySession(up *ssh.Client, ch ssh.Channel, reqs <-chan *ssh.Request) {
 		return
 	}
 	go func() {
-		io.Copy(stdin, ch)
+		if leanCopies {
+			copySmall(stdin, ch)
+		} else {
+			io.Copy(stdin, ch)
+		}
 		stdin.Close()
 	}()
 	status := 0
@@ -281,9 +297,21 @@ func relaySession(up *ssh.Client, ch ssh.Channel, reqs <-chan *ssh.Request) {
 	ch.CloseWrite()
 }
 
+// leanCopies makes the relay copy session data through 2 KiB buffers instead
+// of io.Copy's 32 KiB ones (x/crypto's own copies of Session.Stdout and
+// Stderr take 32 KiB each per session): the memory floor of idle sessions.
+var leanCopies bool
+
+// copySmall copies src to dst through a 2 KiB buffer.
+func copySmall(dst io.Writer, src io.Reader) {
+	io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{src}, make([]byte, 2<<10))
+}
+
 // Experiments on the relay (not on the bastion): a CPU profile of the relay
 // process, and a read buffer in front of x/crypto's own 4 KiB one.
 const (
+	// relayLeanEnv sets leanCopies (the idle sessions' floor).
+	relayLeanEnv    = "SSHBENCH_RELAY_LEAN"
 	relayProfileEnv = "SSHBENCH_RELAY_CPUPROFILE"
 	relayReadBufEnv = "SSHBENCH_RELAY_READBUF"
 	// relayQuickAckEnv makes the relay acknowledge what the client sends at
