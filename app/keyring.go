@@ -11,14 +11,12 @@ import (
 	"github.com/zalando/go-keyring"
 )
 
-// secretStore is an OS keyring: the Secret Service of the desktop session on
-// Linux (GNOME Keyring, KWallet, KeePassXC), the login Keychain on macOS, the
-// Credential Manager on Windows. The token store keeps its key there when
-// there is one.
+// secretStore is an OS keyring: the Secret Service of the desktop session
+// (GNOME Keyring, KWallet, KeePassXC). The token store keeps its key there
+// when there is one.
 type secretStore interface {
 	Get(service, user string) (string, error)
 	Set(service, user, secret string) error
-	Delete(service, user string) error
 }
 
 // errSecretNotFound is what a secretStore answers for an item it does not hold.
@@ -26,8 +24,9 @@ var errSecretNotFound = keyring.ErrNotFound
 
 // keyringTimeout bounds a keyring call: a keyring that waits for the user to
 // unlock it (a prompt nobody answers, a session without a display) must not
-// hang the window; the token store then falls back to its key file.
-const keyringTimeout = 5 * time.Second
+// hang the window; the token store then falls back to its key file. A
+// variable for the tests.
+var keyringTimeout = 5 * time.Second
 
 // osKeyring is the OS keyring through github.com/zalando/go-keyring, each
 // call bounded by keyringTimeout.
@@ -49,7 +48,9 @@ func newOSKeyring() secretStore {
 }
 
 // sessionBus says whether a D-Bus session bus is there to reach: named by
-// DBUS_SESSION_BUS_ADDRESS, or the systemd user bus $XDG_RUNTIME_DIR/bus.
+// DBUS_SESSION_BUS_ADDRESS, or the systemd user bus $XDG_RUNTIME_DIR/bus. The
+// D-Bus library looks for the latter only under /run/user/<uid>, so a bus
+// found there is named in DBUS_SESSION_BUS_ADDRESS for it.
 func sessionBus() bool {
 	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") != "" {
 		return true
@@ -58,8 +59,12 @@ func sessionBus() bool {
 	if dir == "" {
 		return false
 	}
-	st, err := os.Stat(filepath.Join(dir, "bus"))
-	return err == nil && st.Mode()&os.ModeSocket != 0
+	path := filepath.Join(dir, "bus")
+	st, err := os.Stat(path)
+	if err != nil || st.Mode()&os.ModeSocket == 0 {
+		return false
+	}
+	return os.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path="+path) == nil
 }
 
 func (osKeyring) Get(service, user string) (string, error) {
@@ -70,10 +75,6 @@ func (osKeyring) Get(service, user string) (string, error) {
 
 func (osKeyring) Set(service, user, secret string) error {
 	return bounded(func() error { return keyring.Set(service, user, secret) })
-}
-
-func (osKeyring) Delete(service, user string) error {
-	return bounded(func() error { return keyring.Delete(service, user) })
 }
 
 // bounded runs f, giving up after keyringTimeout (f then finishes on its own).

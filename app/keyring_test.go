@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -37,14 +40,11 @@ func TestTokenStoreKeyring(t *testing.T) {
 	if where, err := s.put("r-1", tok); err != nil || where != keyInKeyring {
 		t.Fatalf("put with the keyring: %q, %v", where, err)
 	}
-	if got := (&tokenStore{dir: dir, keyring: kr}).get("r-1"); got != tok {
-		t.Errorf("get: %q, want %q", got, tok)
-	}
-	if got := s.get("r-old"); got != "pcs_sealed-with-the-file" {
-		t.Errorf("the token sealed with the key file: %q", got)
-	}
 	if _, err := os.Stat(filepath.Join(dir, tokenKeyFile)); err != nil {
 		t.Errorf("the key file went while an entry still needs it: %v", err)
+	}
+	if got := (&tokenStore{dir: dir, keyring: kr}).get("r-1"); got != tok {
+		t.Errorf("get: %q, want %q", got, tok)
 	}
 	raw, _ := os.ReadFile(filepath.Join(dir, tokenFile))
 	if bytes.Contains(raw, []byte("SECRET")) {
@@ -60,14 +60,18 @@ func TestTokenStoreKeyring(t *testing.T) {
 		t.Errorf("secret-tool: the keyring item is %q, want a base64 key", out)
 	}
 
-	// Sealed again, the old token moves to the keyring's key: the file goes.
-	if _, err := s.put("r-old", "pcs_now-in-the-keyring"); err != nil {
-		t.Fatal(err)
+	// Opened, the token sealed with the key file moves to the keyring's key, and
+	// the key file, needed by no entry any more, goes.
+	if got := s.get("r-old"); got != "pcs_sealed-with-the-file" {
+		t.Errorf("the token sealed with the key file: %q", got)
+	}
+	if m, _ := s.load(); m["r-old"].Key != keyInKeyring {
+		t.Errorf("the token opened with the key file is still sealed by %q", m["r-old"].Key)
 	}
 	if _, err := os.Stat(filepath.Join(dir, tokenKeyFile)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the key file is still there with every entry sealed by the keyring: %v", err)
 	}
-	if got := s.get("r-old"); got != "pcs_now-in-the-keyring" {
+	if got := (&tokenStore{dir: dir, keyring: kr}).get("r-old"); got != "pcs_sealed-with-the-file" {
 		t.Errorf("after the move: %q", got)
 	}
 
@@ -83,6 +87,20 @@ func TestTokenStoreKeyring(t *testing.T) {
 	if s.get("r-2") != "pcs_bare" || s.get("r-1") != tok {
 		t.Error("the store with the keyring lost an entry sealed by either key")
 	}
+	// The keyring item deleted (by the user, in their keyring manager): what it
+	// sealed is lost, the login is asked for again, and a new key is made.
+	if out, err := exec.Command("secret-tool", "clear", "service", keyringService, "username", s.keyringUser()).CombinedOutput(); err != nil {
+		t.Fatalf("secret-tool clear: %v: %s", err, out)
+	}
+	fresh := &tokenStore{dir: dir, keyring: kr}
+	if got := fresh.get("r-1"); got != "" {
+		t.Errorf("opened with its keyring item deleted: %q", got)
+	}
+	if where, err := fresh.put("r-1", "pcs_again"); err != nil || where != keyInKeyring || fresh.get("r-1") != "pcs_again" {
+		t.Errorf("a new login after the item was deleted: %q, %v", where, err)
+	}
+	s = fresh
+
 	// Logging out of every profile leaves the keyring's key for the next login.
 	for _, p := range []string{"r-1", "r-2", "r-old"} {
 		if _, err := s.put(p, ""); err != nil {
@@ -110,23 +128,99 @@ func TestTokenStoreKeyringFails(t *testing.T) {
 	}
 }
 
-// brokenKeyring fails every call, as a locked keyring whose prompt nobody
-// answers does after keyringTimeout.
+// TestTokenStoreKeyringHangs: a keyring that does not answer (a locked one
+// whose unlock prompt nobody answers) costs one keyringTimeout per run, not
+// one per call, and a late answer does not replace the key tokens were sealed
+// with since.
+func TestTokenStoreKeyringHangs(t *testing.T) {
+	old := keyringTimeout
+	keyringTimeout = 50 * time.Millisecond
+	defer func() { keyringTimeout = old }()
+	kr := &hangingKeyring{release: make(chan struct{})}
+	defer close(kr.release)
+	dir := t.TempDir()
+	s := &tokenStore{dir: dir, keyring: boundedKeyring{kr}}
+	t0 := time.Now()
+	for _, p := range []string{"r-1", "r-2", "r-3"} {
+		if where, err := s.put(p, "pcs_"+p); err != nil || where != keyInFile {
+			t.Fatalf("put %s: %q, %v", p, where, err)
+		}
+	}
+	if got := s.get("r-2"); got != "pcs_r-2" {
+		t.Errorf("get: %q", got)
+	}
+	if d := time.Since(t0); d > time.Second {
+		t.Errorf("three puts and a get took %v with a hanging keyring", d)
+	}
+	if n := kr.calls.Load(); n != 1 {
+		t.Errorf("the hanging keyring was asked %d times, want once", n)
+	}
+}
+
+// hangingKeyring answers nothing until release is closed.
+type hangingKeyring struct {
+	release chan struct{}
+	calls   atomic.Int32
+}
+
+func (k *hangingKeyring) Get(string, string) (string, error) {
+	k.calls.Add(1)
+	<-k.release
+	return "", errSecretNotFound
+}
+
+func (k *hangingKeyring) Set(string, string, string) error {
+	k.calls.Add(1)
+	<-k.release
+	return nil
+}
+
+// boundedKeyring bounds each call of a secretStore as osKeyring does.
+type boundedKeyring struct{ secretStore }
+
+func (b boundedKeyring) Get(service, user string) (string, error) {
+	var v string
+	err := bounded(func() (err error) { v, err = b.secretStore.Get(service, user); return err })
+	return v, err
+}
+
+func (b boundedKeyring) Set(service, user, secret string) error {
+	return bounded(func() error { return b.secretStore.Set(service, user, secret) })
+}
+
+// brokenKeyring fails every call, as a keyring that refuses does (a dismissed
+// unlock prompt).
 type brokenKeyring struct{}
 
 var errBroken = errors.New("org.freedesktop.DBus.Error.NoReply")
 
 func (brokenKeyring) Get(string, string) (string, error) { return "", errBroken }
 func (brokenKeyring) Set(string, string, string) error   { return errBroken }
-func (brokenKeyring) Delete(string, string) error        { return errBroken }
 
 // TestNewOSKeyringNeedsABus: with no session bus, no keyring is tried (the
 // D-Bus library would otherwise run dbus-launch).
 func TestNewOSKeyringNeedsABus(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the session bus is Linux's")
+	}
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "")
-	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	run := t.TempDir()
+	t.Setenv("XDG_RUNTIME_DIR", run)
 	if newOSKeyring() != nil {
 		t.Error("a keyring without a session bus")
+	}
+	// The systemd user bus in XDG_RUNTIME_DIR is named for the D-Bus library,
+	// which looks only under /run/user/<uid>.
+	ln, err := net.Listen("unix", filepath.Join(run, "bus"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if newOSKeyring() == nil {
+		t.Error("no keyring with a bus at $XDG_RUNTIME_DIR/bus")
+	}
+	if got, want := os.Getenv("DBUS_SESSION_BUS_ADDRESS"), "unix:path="+filepath.Join(run, "bus"); got != want {
+		t.Errorf("DBUS_SESSION_BUS_ADDRESS = %q, want %q", got, want)
 	}
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
 	t.Setenv("PORTCULLIS_KEYRING", "off")
@@ -186,7 +280,14 @@ func startKeyring(t *testing.T) {
 
 	home := filepath.Join(dir, "home")
 	gk := exec.Command("gnome-keyring-daemon", "--unlock", "--components=secrets", "--foreground")
-	gk.Env = append(os.Environ(), "HOME="+home, "XDG_DATA_HOME="+filepath.Join(home, "data"),
+	// Nothing of the developer's own session: no control socket of their keyring.
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GNOME_KEYRING_") && !strings.HasPrefix(kv, "DBUS_") && !strings.HasPrefix(kv, "XDG_") && !strings.HasPrefix(kv, "HOME=") {
+			env = append(env, kv)
+		}
+	}
+	gk.Env = append(env, "HOME="+home, "XDG_DATA_HOME="+filepath.Join(home, "data"),
 		"XDG_RUNTIME_DIR="+dir, "DBUS_SESSION_BUS_ADDRESS="+addr)
 	gk.Stdin = strings.NewReader("test-login-password") // creates and unlocks the login keyring
 	var logs bytes.Buffer

@@ -20,10 +20,10 @@ import (
 // holds only ciphertext. The key is kept in the OS keyring where the desktop
 // session has one (see newOSKeyring), and otherwise in a separate random file
 // (token.key); both files are 0600 in the config dir. Each entry records which
-// key sealed it, so tokens sealed before a keyring was there still open, and
-// the key file is deleted once no entry needs it. A keyring that fails or
-// does not answer makes the store fall back to the file rather than lose the
-// login. This keeps tokens out of plain text (backups and copies of
+// key sealed it, so tokens sealed before a keyring was there still open (and
+// move to the keyring's key when opened), and the key file is deleted once no
+// entry needs it. A keyring that fails or does not answer makes the store fall
+// back to the file rather than lose the login. This keeps tokens out of plain text (backups and copies of
 // profiles.json, a glance at the config dir) and, with a keyring, keeps the
 // key out of the config dir altogether; a program running as the same user in
 // an unlocked session can still ask the keyring, as it can for any app. The
@@ -33,7 +33,10 @@ type tokenStore struct {
 	dir     string
 	keyring secretStore  // nil: no OS keyring, the key is a file
 	log     *slog.Logger // nil: silent
-	mu      sync.Mutex
+
+	mu     sync.Mutex  // guards the fields below and the files
+	krKey  cipher.AEAD // the keyring's key, once read
+	krDown error       // why the keyring is not asked again until the app restarts
 }
 
 const (
@@ -66,18 +69,46 @@ func (s *tokenStore) keyringUser() string {
 }
 
 // keyringAEAD opens the key kept in the keyring, making it first when create.
+// The key is read once per run. A keyring that fails or does not answer (a
+// locked one whose unlock prompt nobody answers) is not asked again until the
+// app restarts: each call would wait keyringTimeout and leave another call
+// hanging in the keyring, whose late answer could replace a key made since.
 func (s *tokenStore) keyringAEAD(create bool) (cipher.AEAD, error) {
+	if s.krKey != nil {
+		return s.krKey, nil
+	}
+	if s.krDown != nil {
+		return nil, s.krDown
+	}
+	g, err := s.readKeyringKey(create)
+	if err != nil {
+		if !isNotFound(err) {
+			s.krDown = err
+			if s.log != nil {
+				s.log.Warn("OS keyring unavailable until the app restarts: session token keys go to a file", "err", err)
+			}
+		}
+		return nil, err
+	}
+	s.krKey = g
+	return g, nil
+}
+
+func (s *tokenStore) readKeyringKey(create bool) (cipher.AEAD, error) {
 	v, err := s.keyring.Get(keyringService, s.keyringUser())
 	if isNotFound(err) && create {
 		key := make([]byte, 32)
 		if _, err := rand.Read(key); err != nil {
 			return nil, err
 		}
-		v = base64.StdEncoding.EncodeToString(key)
-		if err := s.keyring.Set(keyringService, s.keyringUser(), v); err != nil {
+		if err := s.keyring.Set(keyringService, s.keyringUser(), base64.StdEncoding.EncodeToString(key)); err != nil {
 			return nil, fmt.Errorf("app: keep the token key in the OS keyring: %w", err)
 		}
-	} else if err != nil {
+		// Read it back: another instance of the app may have made its own key at
+		// the same moment, and the key is the one the keyring kept.
+		v, err = s.keyring.Get(keyringService, s.keyringUser())
+	}
+	if err != nil {
 		return nil, fmt.Errorf("app: the token key in the OS keyring: %w", err)
 	}
 	key, err := base64.StdEncoding.DecodeString(v)
@@ -162,30 +193,40 @@ func (s *tokenStore) put(profile, token string) (string, error) {
 		s.dropUnusedKeyFile(m)
 		return "", nil
 	}
-	where := keyInFile
-	var g cipher.AEAD
-	if s.keyring != nil {
-		if g, err = s.keyringAEAD(true); err == nil {
-			where = keyInKeyring
-		} else if s.log != nil {
-			s.log.Warn("OS keyring unavailable: the session token key stays in a file", "err", err)
-		}
-	}
-	if g == nil {
-		if g, err = s.fileAEAD(true); err != nil {
-			return "", fmt.Errorf("app: token key: %w", err)
-		}
-	}
-	nonce := make([]byte, g.NonceSize())
-	if _, err := io.ReadFull(rand.Reader, nonce); err != nil {
+	st, err := s.seal(profile, token)
+	if err != nil {
 		return "", err
 	}
-	m[profile] = sealedToken{Key: where, Nonce: nonce, Data: g.Seal(nil, nonce, []byte(token), []byte(profile))}
+	m[profile] = st
 	if err := s.save(m); err != nil {
 		return "", err
 	}
 	s.dropUnusedKeyFile(m)
-	return where, nil
+	return st.Key, nil
+}
+
+// seal seals token for profile with the keyring's key, or the key file's when
+// there is no keyring or it fails.
+func (s *tokenStore) seal(profile, token string) (sealedToken, error) {
+	where := keyInFile
+	var g cipher.AEAD
+	if s.keyring != nil {
+		var err error
+		if g, err = s.keyringAEAD(true); err == nil {
+			where = keyInKeyring
+		}
+	}
+	if g == nil {
+		var err error
+		if g, err = s.fileAEAD(true); err != nil {
+			return sealedToken{}, fmt.Errorf("app: token key: %w", err)
+		}
+	}
+	nonce := make([]byte, g.NonceSize())
+	if _, err := io.ReadFull(rand.Reader, nonce); err != nil {
+		return sealedToken{}, err
+	}
+	return sealedToken{Key: where, Nonce: nonce, Data: g.Seal(nil, nonce, []byte(token), []byte(profile))}, nil
 }
 
 // dropUnusedKeyFile deletes token.key once the keyring holds the key of every
@@ -230,14 +271,26 @@ func (s *tokenStore) get(profile string) string {
 		return ""
 	}
 	if err != nil || len(st.Nonce) != g.NonceSize() {
-		if err != nil && s.log != nil && !errors.Is(err, os.ErrNotExist) {
-			s.log.Warn("session token key unavailable", "err", err)
+		// A keyring that failed said so once (keyringAEAD); a missing key file
+		// or keyring item is a logout, not a fault.
+		if err != nil && st.Key == keyInFile && s.log != nil && !errors.Is(err, os.ErrNotExist) {
+			s.log.Warn("session token key file unreadable", "err", err)
 		}
 		return ""
 	}
 	plain, err := g.Open(nil, st.Nonce, st.Data, []byte(profile))
 	if err != nil {
 		return ""
+	}
+	if st.Key == keyInFile && s.keyring != nil {
+		// Sealed before the keyring was there (or while it failed): move it to
+		// the keyring's key, so that the key file can go.
+		if moved, err := s.seal(profile, string(plain)); err == nil && moved.Key == keyInKeyring {
+			m[profile] = moved
+			if err := s.save(m); err == nil {
+				s.dropUnusedKeyFile(m)
+			}
+		}
 	}
 	return string(plain)
 }

@@ -15,7 +15,7 @@ func TestTokenStore(t *testing.T) {
 	s := &tokenStore{dir: dir}
 	const tok = "pcs_SECRET-session-token-value"
 	if where, err := s.put("r-1", tok); err != nil || where != keyInFile {
-		t.Fatal(err)
+		t.Fatal(where, err)
 	}
 	if _, err := s.put("local", "pcs_other"); err != nil {
 		t.Fatal(err)
