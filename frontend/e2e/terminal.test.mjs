@@ -288,8 +288,10 @@ describe('the web terminal', () => {
     const playFromMarker = async () => {
       await before.click()
       await waitUntil(async () => Math.abs((await now()) - from) < 0.001, { message: 'the seek to echo still-here' })
+      // The clock starts before the click: playing may start before click() returns.
+      const t0 = Date.now()
       await player.getByTestId('player-play').click()
-      return Date.now()
+      return t0
     }
 
     // Skip idle: the pause plays as 2 s, then alice's typing.

@@ -5,6 +5,8 @@ import {
   filterMarkers,
   formatTime,
   gunzip,
+  isMarkerEvent,
+  markerSegment,
   parseEvents,
   parseSize,
   seekEnd,
@@ -51,6 +53,46 @@ describe('cast player model', () => {
     expect(seekEnd(events, 3, 2.5, { time: 2.5, label: 'tail -f log' })).toBe(5) // from past it: a plain time
     expect(seekEnd(events, 0, 9)).toBe(6)
     expect(seekEnd([], 0, 9)).toBe(0)
+  })
+
+  it('tells a marker by its event: same-instant twins, labels the index cut', () => {
+    const ev = (time: number, code: string, data: string): CastEvent => ({ time, code, data })
+    const events = [ev(1, 'm', 'ls'), ev(1, 'o', 'a\r\n'), ev(1, 'm', 'ls'), ev(1, 'o', 'b\r\n'), ev(2, 'o', 'c')]
+    const ls = { time: 1, label: 'ls' }
+    expect(seekEnd(events, 0, 1, ls)).toBe(1)
+    expect(seekEnd(events, 0, 1, ls, 1)).toBe(3) // the second "ls" of that millisecond
+    expect(seekEnd(events, 0, 1, ls, 2)).toBe(4) // no third: a plain time
+    // The index keeps the first 1024 bytes of a label.
+    const long = 'echo ' + 'é'.repeat(1500)
+    const cut = long.slice(0, 5 + 509) // 5 + 509*2 = 1023 bytes
+    expect(isMarkerEvent(ev(3, 'm', long), { time: 3, label: cut })).toBe(true)
+    expect(isMarkerEvent(ev(3, 'm', 'echo éé and more'), { time: 3, label: 'echo éé' })).toBe(false) // short: not a cut
+    expect(isMarkerEvent(ev(3, 'o', long), { time: 3, label: cut })).toBe(false)
+    expect(isMarkerEvent(ev(3.001, 'm', 'ls'), { time: 3, label: 'ls' })).toBe(false)
+  })
+
+  it('finds the segment holding a marker when segments start at its instant', async () => {
+    const ev = (time: number, code: string, data: string): CastEvent => ({ time, code, data })
+    // A burst: "cat a" starts segment 1, its output fills it, segment 2 starts
+    // in the same millisecond with "cat b".
+    const segs = [seg(0.1), seg(2.5), seg(2.5), seg(9)]
+    const evs: CastEvent[][] = [
+      [ev(0.1, 'o', '$ '), ev(1, 'm', 'ls')],
+      [ev(2.5, 'm', 'cat a'), ev(2.5, 'o', 'aaa')],
+      [ev(2.5, 'o', 'aaa'), ev(2.5, 'm', 'cat b'), ev(2.5, 'o', 'bbb')],
+      [ev(9, 'm', 'exit')],
+    ]
+    const loaded: number[] = []
+    const load = async (j: number) => {
+      loaded.push(j)
+      return evs[j]
+    }
+    expect(await markerSegment(segs, 2, { time: 2.5, label: 'cat a' }, load)).toBe(1)
+    expect(await markerSegment(segs, 2, { time: 2.5, label: 'cat b' }, load)).toBe(2)
+    loaded.length = 0
+    expect(await markerSegment(segs, 0, { time: 1, label: 'ls' }, load)).toBe(0)
+    expect(loaded).toEqual([]) // a segment that starts before the marker holds it: nothing to look at
+    expect(await markerSegment(segs, 2, { time: 2.5, label: 'nowhere' }, load)).toBe(2)
   })
 
   it('finds the segment of a time', () => {

@@ -49,21 +49,63 @@ export function segmentAt(segments: Segment[], t: number): number {
   return lo
 }
 
+/** MARKER_LABEL_BYTES is where the index cuts a marker's label (backend/record maxMarkerLabel). */
+const MARKER_LABEL_BYTES = 1024
+
+/**
+ * isMarkerEvent says whether ev is marker's own "m" event. The index keeps the
+ * first 1024 bytes of a label (a long pasted line), so a label cut there
+ * matches the event it begins.
+ */
+export function isMarkerEvent(ev: CastEvent, marker: Marker): boolean {
+  if (ev.code !== 'm' || Math.abs(ev.time - marker.time) >= 1e-6) return false
+  if (ev.data === marker.label) return true
+  return (
+    ev.data.length > marker.label.length &&
+    ev.data.startsWith(marker.label) &&
+    new TextEncoder().encode(marker.label).length > MARKER_LABEL_BYTES - 4
+  )
+}
+
 /**
  * seekEnd returns the position, from `from` on, after the last event that the
  * screen at time `until` shows: every event with time <= until. Seeking to a
  * marker (a logged command) stops right after that marker's own event, so the
  * screen is the one the user saw when they pressed Enter: output that followed
  * in the same instant (the recording's clock has milliseconds) belongs to the
- * command and is not shown yet. A marker not found in events is a plain time.
+ * command and is not shown yet. nth picks among markers of the same time and
+ * label (0: the first). A marker not found in events is a plain time.
  */
-export function seekEnd(events: CastEvent[], from: number, until: number, marker?: Marker): number {
+export function seekEnd(events: CastEvent[], from: number, until: number, marker?: Marker, nth = 0): number {
   let pos = from
+  let skip = nth
   while (pos < events.length && events[pos].time <= until) {
     const ev = events[pos++]
-    if (marker && ev.code === 'm' && ev.data === marker.label && Math.abs(ev.time - marker.time) < 1e-6) break
+    if (marker && isMarkerEvent(ev, marker) && skip-- === 0) break
   }
   return pos
+}
+
+/**
+ * markerSegment returns the segment that holds marker's own event, given i,
+ * the last segment starting at or before its time (segmentAt). That is i,
+ * unless segments start at the marker's very instant: the indexer starts one
+ * at a marker, and in a burst of output several can start in one millisecond,
+ * so the event can sit in an earlier one. events loads a segment's events.
+ * When no segment holds it, i.
+ */
+export async function markerSegment(
+  segments: Segment[],
+  i: number,
+  marker: Marker,
+  events: (i: number) => Promise<CastEvent[]>,
+): Promise<number> {
+  for (let j = i; j >= 0; j--) {
+    if (j === i && segments[i].time !== marker.time) return i
+    if ((await events(j)).some((ev) => isMarkerEvent(ev, marker))) return j
+    if (segments[j].time !== marker.time) break // earlier segments end before its instant
+  }
+  return i
 }
 
 /** parseSize reads a resize event's "COLSxROWS". */
