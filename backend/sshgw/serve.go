@@ -14,18 +14,8 @@ import (
 func (c *conn) serve(ctx context.Context, sconn *ssh.ServerConn, chans <-chan ssh.NewChannel, reqs <-chan *ssh.Request) {
 	ctx, cancel := context.WithCancel(ctx)
 	c.sconn, c.ctx = sconn, ctx
-	defer func() {
-		cancel()
-		sconn.Close()
-		c.wg.Wait()
-		c.closeUpstream()
-		if c.token != "" {
-			if err := c.srv.deps.Auth.Logout(context.WithoutCancel(ctx), c.token); err != nil {
-				c.srv.log.WarnContext(ctx, "revoke SSH login token", "err", err)
-			}
-		}
-	}()
-	c.srv.log.InfoContext(ctx, "user connected", "user", c.user.Username, "remote", c.remote, "target", c.target.String())
+	defer c.disconnected(ctx, cancel)
+	c.connected(ctx)
 	// One goroutine takes both the global requests and the new channels: an idle
 	// connection costs one goroutine here, not two.
 	for chans != nil || reqs != nil {
@@ -46,8 +36,7 @@ func (c *conn) serve(ctx context.Context, sconn *ssh.ServerConn, chans <-chan ss
 			nc = n
 		}
 		if !c.acquireChannel() {
-			nc.Reject(ssh.ResourceShortage, fmt.Sprintf("too many channels (at most %d)", c.srv.cfg.MaxChannels))
-			c.srv.refuse(ctx, c.user, c.remote, "ssh.channel_refused", "channel limit reached: "+nc.ChannelType())
+			c.rejectChannel(nc, false)
 			continue
 		}
 		var run func(ssh.NewChannel)
@@ -58,8 +47,7 @@ func (c *conn) serve(ctx context.Context, sconn *ssh.ServerConn, chans <-chan ss
 			run = c.handleDirectTCPIP
 		default:
 			c.releaseChannel()
-			nc.Reject(ssh.UnknownChannelType, "unsupported channel type")
-			c.srv.refuse(ctx, c.user, c.remote, "ssh.channel_refused", "unsupported channel type "+cut(cleanText(nc.ChannelType()), 64))
+			c.rejectChannel(nc, true)
 			continue
 		}
 		c.wg.Add(1)
@@ -69,6 +57,38 @@ func (c *conn) serve(ctx context.Context, sconn *ssh.ServerConn, chans <-chan ss
 			run(nc)
 		})
 	}
+}
+
+// connected and disconnected are the start and the end of serve, out of its
+// frame (see rejectChannel).
+func (c *conn) connected(ctx context.Context) {
+	c.srv.log.InfoContext(ctx, "user connected", "user", c.user.Username, "remote", c.remote, "target", c.target.String())
+}
+
+func (c *conn) disconnected(ctx context.Context, cancel context.CancelFunc) {
+	cancel()
+	c.sconn.Close()
+	c.wg.Wait()
+	c.closeUpstream()
+	if c.token != "" {
+		if err := c.srv.deps.Auth.Logout(context.WithoutCancel(ctx), c.token); err != nil {
+			c.srv.log.WarnContext(ctx, "revoke SSH login token", "err", err)
+		}
+	}
+}
+
+// rejectChannel refuses a new channel, over the channel limit or (unknown)
+// of a type the gateway does not serve, and audits it. Out of serve's loop:
+// the goroutine waiting there for a whole idle connection keeps a stack small
+// enough for the garbage collector to halve it.
+func (c *conn) rejectChannel(nc ssh.NewChannel, unknown bool) {
+	if unknown {
+		nc.Reject(ssh.UnknownChannelType, "unsupported channel type")
+		c.srv.refuse(c.ctx, c.user, c.remote, "ssh.channel_refused", "unsupported channel type "+cut(cleanText(nc.ChannelType()), 64))
+		return
+	}
+	nc.Reject(ssh.ResourceShortage, fmt.Sprintf("too many channels (at most %d)", c.srv.cfg.MaxChannels))
+	c.srv.refuse(c.ctx, c.user, c.remote, "ssh.channel_refused", "channel limit reached: "+nc.ChannelType())
 }
 
 func (c *conn) acquireChannel() bool {

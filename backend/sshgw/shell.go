@@ -150,56 +150,16 @@ func (sc *sessionChan) startSession(ctx context.Context, up *upstream, kind stri
 // interactive runs an interactive shell on an SSH target through term.Run
 // and returns the target's exit status, and whether the session was killed.
 func (sc *sessionChan) interactive(ctx context.Context, up *upstream) (code int, killed bool) {
-	c := sc.c
-	lang := sc.lang()
 	size := sc.getSize()
-	sess, err := up.client.NewSession()
-	if err != nil {
-		sc.fail(c.dialError(ctx, &up.pick, up.login, err))
+	target, live, rec, ok := sc.startShell(ctx, up, size)
+	if !ok {
 		return 1, false
 	}
-	if sc.agent {
-		if c.allowed(ctx, &up.pick, store.ActionAgent) {
-			c.forwardAgent(up, sess)
-		} else {
-			sc.say(tr(lang, mAgentDenied, up.pick.asset.Name))
-		}
-	}
-	if err := sess.RequestPty(sc.termName(), size.Rows, size.Cols, parseModes(sc.pty.Modes)); err != nil {
-		sess.Close()
-		sc.fail(err)
-		return 1, false
-	}
-	stdin, err1 := sess.StdinPipe()
-	stdout, err2 := sess.StdoutPipe()
-	// With a pty the shell's stderr arrives on stdout; the stderr stream is
-	// drained with a small buffer (x/crypto's own copy would hold 32 KiB per
-	// idle session).
-	stderr, err3 := sess.StderrPipe()
-	if err := errors.Join(err1, err2, err3); err != nil {
-		sess.Close()
-		sc.fail(err)
-		return 1, false
-	}
-	live, rec, err := sc.startSession(ctx, up, kindShell, size)
-	if err != nil {
-		sess.Close()
-		sc.fail(err)
-		return 1, false
-	}
-	go drainStderr(stderr, castWriter{rec, sc.ch})
-	if err := sess.Shell(); err != nil {
-		sess.Close()
-		rec.Close()
-		live.End(ctx, term.EndTargetError)
-		sc.fail(c.dialError(ctx, &up.pick, up.login, err))
-		return 1, false
-	}
-	res, killed := sc.relay(ctx, up, &sshTarget{sess: sess, stdin: stdin, stdout: stdout}, live, rec, size)
+	res, killed := sc.relay(ctx, up, target, live, rec, size)
 	// Wait for the exit status only now: a goroutine per idle session waiting
 	// for it all along would cost memory for nothing.
 	exitc := make(chan error, 1)
-	go func() { exitc <- sess.Wait() }()
+	go func() { exitc <- target.sess.Wait() }()
 	select {
 	case err := <-exitc:
 		code = exitCode(err)
@@ -212,33 +172,74 @@ func (sc *sessionChan) interactive(ctx context.Context, up *upstream) (code int,
 	return code, killed
 }
 
+// startShell opens the shell session on the target (agent forwarding if
+// asked and allowed, the pty), registers the live session and opens its
+// recording; ok is false when the user was told why it could not. It is a
+// function of its own, like relayConfig, to keep its frame off the stack that
+// waits in term.Run.
+func (sc *sessionChan) startShell(ctx context.Context, up *upstream, size term.Size) (*sshTarget, *session.Live, *record.CastWriter, bool) {
+	c := sc.c
+	sess, err := up.client.NewSession()
+	if err != nil {
+		sc.fail(c.dialError(ctx, &up.pick, up.login, err))
+		return nil, nil, nil, false
+	}
+	if sc.agent {
+		if c.allowed(ctx, &up.pick, store.ActionAgent) {
+			c.forwardAgent(up, sess)
+		} else {
+			sc.say(tr(sc.lang(), mAgentDenied, up.pick.asset.Name))
+		}
+	}
+	if err := sess.RequestPty(sc.termName(), size.Rows, size.Cols, parseModes(sc.pty.Modes)); err != nil {
+		sess.Close()
+		sc.fail(err)
+		return nil, nil, nil, false
+	}
+	stdin, err1 := sess.StdinPipe()
+	stdout, err2 := sess.StdoutPipe()
+	// With a pty the shell's stderr arrives on stdout; the stderr stream is
+	// drained with a small buffer (x/crypto's own copy would hold 32 KiB per
+	// idle session).
+	stderr, err3 := sess.StderrPipe()
+	if err := errors.Join(err1, err2, err3); err != nil {
+		sess.Close()
+		sc.fail(err)
+		return nil, nil, nil, false
+	}
+	live, rec, err := sc.startSession(ctx, up, kindShell, size)
+	if err != nil {
+		sess.Close()
+		sc.fail(err)
+		return nil, nil, nil, false
+	}
+	go drainStderr(stderr, castWriter{rec, sc.ch})
+	if err := sess.Shell(); err != nil {
+		sess.Close()
+		rec.Close()
+		live.End(ctx, term.EndTargetError)
+		sc.fail(c.dialError(ctx, &up.pick, up.login, err))
+		return nil, nil, nil, false
+	}
+	return &sshTarget{sess: sess, stdin: stdin, stdout: stdout}, live, rec, true
+}
+
 // relay runs term.Run between the user's terminal and target, with the
 // organization's command filters, the session policy and the recording; it
 // reports whether the session was killed.
 func (sc *sessionChan) relay(ctx context.Context, up *upstream, target term.Target, live *session.Live, rec *record.CastWriter, size term.Size) (term.Result, bool) {
 	c := sc.c
-	filter, err := cmdfilter.Load(ctx, c.srv.deps.DB, c.user.OrgID)
+	done := make(chan struct{})
+	cfg, err := sc.relayConfig(ctx, up, target, live, rec, size, done)
 	if err != nil {
 		// Fail closed: no session whose commands cannot be checked.
 		target.Close()
 		rec.Close()
 		live.End(ctx, term.EndInvalid)
-		sc.fail(fmt.Errorf("sshgw: load command filters: %w", err))
+		sc.fail(err)
 		return term.Result{EndReason: term.EndInvalid}, false
 	}
-	sec := c.security(ctx)
-	done := make(chan struct{})
-	res, err := term.Run(ctx, term.Config{
-		Live: live, User: userTerm{Reader: sc.input().reader(done), w: sc.ch},
-		Resizes: sc.resizes, Size: size, Target: target, Statements: up.statements, ClearLine: up.clearLine,
-		Recorder: rec, Filter: filter, Scope: c.scope(ctx, up), Approvals: c.srv.deps.Sessions,
-		ConfirmTimeout: c.srv.cfg.ConfirmTimeout,
-		IdleTimeout:    time.Duration(sec.SessionIdleMinutes) * time.Minute,
-		MaxDuration:    time.Duration(sec.SessionMaxHours) * time.Hour,
-		Notify:         c.notify(up),
-		Events:         c.events,
-		Lang:           sc.lang(), Log: c.srv.deps.Log, Clock: c.srv.clock,
-	})
+	res, err := term.Run(ctx, *cfg)
 	close(done)
 	if err != nil {
 		c.srv.log.WarnContext(ctx, "session relay", "session", live.Meta().ID, "err", err)
@@ -252,6 +253,31 @@ func (sc *sessionChan) relay(ctx context.Context, up *upstream, target term.Targ
 	default:
 		return res, false
 	}
+}
+
+// relayConfig builds the session's term.Config. It is a function of its own
+// so that what it takes (the settings, the literal) is not on the stack of the
+// goroutine that then waits in term.Run for the whole session: with a frame
+// that much smaller, that stack is small enough for the garbage collector to
+// halve it, 8 KiB less per idle session.
+func (sc *sessionChan) relayConfig(ctx context.Context, up *upstream, target term.Target, live *session.Live, rec *record.CastWriter, size term.Size, done <-chan struct{}) (*term.Config, error) {
+	c := sc.c
+	filter, err := cmdfilter.Load(ctx, c.srv.deps.DB, c.user.OrgID)
+	if err != nil {
+		return nil, fmt.Errorf("sshgw: load command filters: %w", err)
+	}
+	sec := c.security(ctx)
+	return &term.Config{
+		Live: live, User: userTerm{Reader: sc.input().reader(done), w: sc.ch},
+		Resizes: sc.resizes, Size: size, Target: target, Statements: up.statements, ClearLine: up.clearLine,
+		Recorder: rec, Filter: filter, Scope: c.scope(ctx, up), Approvals: c.srv.deps.Sessions,
+		ConfirmTimeout: c.srv.cfg.ConfirmTimeout,
+		IdleTimeout:    time.Duration(sec.SessionIdleMinutes) * time.Minute,
+		MaxDuration:    time.Duration(sec.SessionMaxHours) * time.Hour,
+		Notify:         c.notify(up),
+		Events:         c.events,
+		Lang:           sc.lang(), Log: c.srv.deps.Log, Clock: c.srv.clock,
+	}, nil
 }
 
 // notify audits the commands a filter refused or flagged.
