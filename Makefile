@@ -118,7 +118,8 @@ smoke: $(BIN)/fakeguacd
 
 test: setup services frontend lint test-go test-frontend backend e2e smoke
 
-# The SSH gateway against direct OpenSSH (bench/sshbench, 3 to 4 minutes): the table is also
+# The SSH gateway against direct OpenSSH (bench/sshbench, 15 to 25 minutes: it waits up to a minute
+# for the bastion to index each 1 GiB recording before the next transfer): the table is also
 # written to artifacts/bench-ssh.txt; SSHBENCH_FLAGS passes options (e.g. -profile=artifacts/pprof).
 # The recording player (frontend/e2e/bench/replay.mjs, about a minute): seek and first frame in
 # Chromium on a generated 1-hour, 100 MB recording (bench/castgen), to artifacts/bench-replay.txt.
