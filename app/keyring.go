@@ -28,9 +28,24 @@ var errSecretNotFound = keyring.ErrNotFound
 // variable for the tests.
 var keyringTimeout = 5 * time.Second
 
-// osKeyring is the OS keyring through github.com/zalando/go-keyring, each
-// call bounded by keyringTimeout.
-type osKeyring struct{}
+// goKeyring is the OS keyring through github.com/zalando/go-keyring.
+type goKeyring struct{}
+
+func (goKeyring) Get(service, user string) (string, error) { return keyring.Get(service, user) }
+func (goKeyring) Set(service, user, secret string) error   { return keyring.Set(service, user, secret) }
+
+// boundedStore bounds each call of a secretStore by keyringTimeout.
+type boundedStore struct{ secretStore }
+
+func (b boundedStore) Get(service, user string) (string, error) {
+	var v string
+	err := bounded(func() (err error) { v, err = b.secretStore.Get(service, user); return err })
+	return v, err
+}
+
+func (b boundedStore) Set(service, user, secret string) error {
+	return bounded(func() error { return b.secretStore.Set(service, user, secret) })
+}
 
 // newOSKeyring answers the OS keyring, or nil where there is none to use: on
 // Linux, a session without a D-Bus session bus (a server, a bare X session, a
@@ -44,7 +59,7 @@ func newOSKeyring() secretStore {
 	if runtime.GOOS == "linux" && !sessionBus() {
 		return nil
 	}
-	return osKeyring{}
+	return boundedStore{goKeyring{}}
 }
 
 // sessionBus says whether a D-Bus session bus is there to reach: named by
@@ -65,16 +80,6 @@ func sessionBus() bool {
 		return false
 	}
 	return os.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path="+path) == nil
-}
-
-func (osKeyring) Get(service, user string) (string, error) {
-	var v string
-	err := bounded(func() (err error) { v, err = keyring.Get(service, user); return err })
-	return v, err
-}
-
-func (osKeyring) Set(service, user, secret string) error {
-	return bounded(func() error { return keyring.Set(service, user, secret) })
 }
 
 // bounded runs f, giving up after keyringTimeout (f then finishes on its own).

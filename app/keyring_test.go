@@ -139,7 +139,7 @@ func TestTokenStoreKeyringHangs(t *testing.T) {
 	kr := &hangingKeyring{release: make(chan struct{})}
 	defer close(kr.release)
 	dir := t.TempDir()
-	s := &tokenStore{dir: dir, keyring: boundedKeyring{kr}}
+	s := &tokenStore{dir: dir, keyring: boundedStore{kr}}
 	t0 := time.Now()
 	for _, p := range []string{"r-1", "r-2", "r-3"} {
 		if where, err := s.put(p, "pcs_"+p); err != nil || where != keyInFile {
@@ -173,19 +173,6 @@ func (k *hangingKeyring) Set(string, string, string) error {
 	k.calls.Add(1)
 	<-k.release
 	return nil
-}
-
-// boundedKeyring bounds each call of a secretStore as osKeyring does.
-type boundedKeyring struct{ secretStore }
-
-func (b boundedKeyring) Get(service, user string) (string, error) {
-	var v string
-	err := bounded(func() (err error) { v, err = b.secretStore.Get(service, user); return err })
-	return v, err
-}
-
-func (b boundedKeyring) Set(service, user, secret string) error {
-	return bounded(func() error { return b.secretStore.Set(service, user, secret) })
 }
 
 // brokenKeyring fails every call, as a keyring that refuses does (a dismissed
@@ -299,7 +286,7 @@ func startKeyring(t *testing.T) {
 	// Ready once the Secret Service answers "no such item".
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		_, err := osKeyring{}.Get(keyringService, "readiness probe")
+		_, err := boundedStore{goKeyring{}}.Get(keyringService, "readiness probe")
 		if isNotFound(err) {
 			return
 		}
