@@ -51,17 +51,22 @@ tree_mem() {
 	echo "$rss $pss"
 }
 
+# launch BINARY: starts it in the background with a fresh HOME under a new $work; sets pid.
+launch() {
+	work=$(mktemp -d /tmp/portcullis-dbench.XXXXXX)
+	mkdir -p "$work/home/.config"
+	HOME=$work/home XDG_CONFIG_HOME=$work/home/.config XDG_CACHE_HOME=$work/home/.cache XDG_DATA_HOME=$work/home/.local/share \
+		"$1" >"$work/out.txt" 2>&1 &
+	pid=$!
+}
+
 starts=()
 rss_kib=0
 pss_kib=0
 detail=
 for i in $(seq 1 "$RUNS"); do
-	work=$(mktemp -d /tmp/portcullis-dbench.XXXXXX)
-	mkdir -p "$work/home/.config"
+	launch "$BINARY"
 	log=$work/home/.config/portcullis/local/desktop.log
-	HOME=$work/home XDG_CONFIG_HOME=$work/home/.config XDG_CACHE_HOME=$work/home/.cache XDG_DATA_HOME=$work/home/.local/share \
-		"$BINARY" >"$work/out.txt" 2>&1 &
-	pid=$!
 	ms=
 	for _ in $(seq 1 300); do
 		ms=$(sed -n 's/.*msg="window asked for its backend".*since_start_ms=\([0-9]*\).*/\1/p' "$log" 2>/dev/null | head -n1 || true)
@@ -90,12 +95,8 @@ for i in $(seq 1 "$RUNS"); do
 done
 
 # The floor: a blank Wails window, measured the same way (10 s after its page loaded).
-work=$(mktemp -d /tmp/portcullis-dbench.XXXXXX)
-mkdir -p "$work/home/.config"
 app_detail=$detail
-HOME=$work/home XDG_CONFIG_HOME=$work/home/.config XDG_CACHE_HOME=$work/home/.cache XDG_DATA_HOME=$work/home/.local/share \
-	"$FLOOR" >"$work/out.txt" 2>&1 &
-pid=$!
+launch "$FLOOR"
 sleep 11
 if kill -0 "$pid" 2>/dev/null; then
 	read -r floor_rss floor_pss < <(tree_mem "$pid")

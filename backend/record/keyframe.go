@@ -318,7 +318,7 @@ func (t *screenTracker) output(d []byte) {
 
 // dropNUL returns d without its NUL bytes, in a new slice.
 func dropNUL(d []byte) []byte {
-	out := make([]byte, 0, len(d)-bytes.Count(d, []byte{0}))
+	out := make([]byte, 0, len(d))
 	for _, c := range d {
 		if c != 0 {
 			out = append(out, c)

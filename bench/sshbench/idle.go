@@ -34,16 +34,9 @@ func (b *bench) idleSessions(ctx context.Context) error {
 	}
 	user := benchUser + "@" + benchAsset
 	addr := b.bastion.addrs.SSH
-	for range 2 { // warm-up: pools, prepared statements, caches
-		s, err := openShell(ctx, addr, user, b.alice.signer)
-		if err != nil {
-			return fmt.Errorf("warm-up session: %w", err)
-		}
-		s.quiet(200*time.Millisecond, 5*time.Second)
-		s.close()
+	if err := b.warmUp(ctx, addr, user); err != nil {
+		return err
 	}
-	time.Sleep(time.Second)
-	b.waitQuiet(ctx)
 	rawBefore := rss(b.bastion.pid())
 	if err := b.bastion.gc(ctx); err != nil {
 		return err
@@ -124,16 +117,9 @@ func (b *bench) idleFloor(ctx context.Context, n int) error {
 		return err
 	}
 	defer relay.stop()
-	for range 2 {
-		s, err := openShell(ctx, relay.addr, benchUser, b.alice.signer)
-		if err != nil {
-			return fmt.Errorf("floor warm-up session: %w", err)
-		}
-		s.quiet(200*time.Millisecond, 5*time.Second)
-		s.close()
+	if err := b.warmUp(ctx, relay.addr, benchUser); err != nil {
+		return fmt.Errorf("floor: %w", err)
 	}
-	time.Sleep(time.Second)
-	b.waitQuiet(ctx)
 	before := rss(relay.pid())
 	shells, rampTime, firstErr := b.openIdleMany(ctx, relay.addr, benchUser, n)
 	defer closeAll(shells)
@@ -151,6 +137,23 @@ func (b *bench) idleFloor(ctx context.Context, n int) error {
 	if firstErr != nil {
 		b.table.note("idle sessions, floor: stopped at %d: %v", k, firstErr)
 	}
+	return nil
+}
+
+// warmUp opens and closes two sessions to addr (pools, prepared statements,
+// caches), then waits for the machine to be quiet: what is measured next
+// starts from a warm process.
+func (b *bench) warmUp(ctx context.Context, addr, user string) error {
+	for range 2 {
+		s, err := openShell(ctx, addr, user, b.alice.signer)
+		if err != nil {
+			return fmt.Errorf("warm-up session: %w", err)
+		}
+		s.quiet(200*time.Millisecond, 5*time.Second)
+		s.close()
+	}
+	time.Sleep(time.Second)
+	b.waitQuiet(ctx)
 	return nil
 }
 
