@@ -128,42 +128,83 @@ func TestSkippedOutputLeavesTheSameScreen(t *testing.T) {
 			}
 		}
 		b.WriteString(words[rng.IntN(len(words))])
-		data := b.Bytes()
-		tr := newScreenTracker(30, 6)
-		tr.output([]byte("$ prompt\x1b[33m")) // something on the screen, and a pen
-		if tr.skippable(data) > 0 {
+		if skipOutput(t, round, "$ prompt\x1b[33m", b.Bytes()) {
 			skipped++
 		}
-		tr.output(data)
-		tr.flush()
-		ref := vt.NewEmulator(30, 6)
-		go io.Copy(io.Discard, ref)
-		ref.Write([]byte("$ prompt\x1b[33m"))
-		ref.Write(data)
-		if got, want := tr.e.String(), ref.String(); got != want || tr.e.CursorPosition() != ref.CursorPosition() {
-			t.Fatalf("round %d: screen\n%s\ncursor %v, want\n%s\ncursor %v", round, got, tr.e.CursorPosition(), want, ref.CursorPosition())
-		}
-		for y := range 6 {
-			for x := range 30 {
-				if g, w := tr.e.CellAt(x, y), ref.CellAt(x, y); !g.Equal(w) {
-					t.Fatalf("round %d: cell %d,%d %+v, want %+v", round, x, y, g, w)
-				}
-			}
-		}
-		// The pen survives: the next character is drawn the same.
-		tr.output([]byte("P"))
-		tr.flush()
-		ref.Write([]byte("P"))
-		pos := ref.CursorPosition()
-		if g, w := tr.e.CellAt(max(pos.X-1, 0), pos.Y), ref.CellAt(max(pos.X-1, 0), pos.Y); !g.Equal(w) {
-			t.Fatalf("round %d: after the skip, P drawn as %+v, want %+v", round, g, w)
-		}
-		tr.close()
-		ref.InputPipe().(*io.PipeWriter).Close()
 	}
 	if skipped < 20 {
 		t.Fatalf("only %d of 80 outputs took the shortcut", skipped)
 	}
+}
+
+// TestSkippedBareLineFeeds checks the shortcut on output whose lines end with a
+// bare LF, as a command run without a pty prints them: the column carries over
+// from line to line (a staircase that wraps), from wherever the cursor was,
+// also with a wrap pending, and is lost after a TAB, a BS or a wide character
+// until the next CR.
+func TestSkippedBareLineFeeds(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	prompts := []string{"", "$ ", "\x1b[36m$ \x1b[0m", strings.Repeat("p", 29), strings.Repeat("w", 30), strings.Repeat("w", 31), "\x1b[33m" + strings.Repeat("z", 60)}
+	odd := []string{"\t", "\b", "日本", "é", "\r", "\a", "\x1b[1;31m", "\x1b[0m"}
+	skipped := 0
+	for round := range 120 {
+		var b bytes.Buffer
+		for range 20 + rng.IntN(200) {
+			b.WriteString(strings.Repeat(string(rune('a'+rng.IntN(26))), rng.IntN(75)))
+			if rng.IntN(12) == 0 {
+				b.WriteString(odd[rng.IntN(len(odd))])
+			}
+			b.WriteString("\n")
+		}
+		b.WriteString(strings.Repeat("t", rng.IntN(40)))
+		if skipOutput(t, round, prompts[round%len(prompts)], b.Bytes()) {
+			skipped++
+		}
+	}
+	if skipped < 100 {
+		t.Fatalf("only %d of 120 outputs with bare line feeds took the shortcut", skipped)
+	}
+}
+
+// skipOutput writes before and then data to a tracker and to an emulator that
+// replays every byte, fails the test unless both show the same screen, cursor and
+// pen, and reports whether the tracker skipped some of data.
+func skipOutput(t *testing.T, round int, before string, data []byte) bool {
+	t.Helper()
+	tr := newScreenTracker(30, 6)
+	defer tr.close()
+	tr.output([]byte(before)) // something on the screen, and a pen
+	tr.flush()
+	n, _ := tr.skippable(data)
+	tr.output(data)
+	tr.flush()
+	ref := vt.NewEmulator(30, 6)
+	go io.Copy(io.Discard, ref)
+	defer ref.InputPipe().(*io.PipeWriter).Close()
+	ref.Write([]byte(before))
+	ref.Write(data)
+	if got, want := tr.e.String(), ref.String(); got != want || tr.e.CursorPosition() != ref.CursorPosition() {
+		t.Fatalf("round %d: screen\n%s\ncursor %v, want\n%s\ncursor %v", round, got, tr.e.CursorPosition(), want, ref.CursorPosition())
+	}
+	for y := range 6 {
+		for x := range 30 {
+			if g, w := tr.e.CellAt(x, y), ref.CellAt(x, y); !g.Equal(w) {
+				t.Fatalf("round %d: cell %d,%d %+v, want %+v", round, x, y, g, w)
+			}
+		}
+	}
+	// The pen and a pending wrap survive: the next character is drawn the same.
+	tr.output([]byte("P"))
+	tr.flush()
+	ref.Write([]byte("P"))
+	pos := ref.CursorPosition()
+	if tr.e.CursorPosition() != pos {
+		t.Fatalf("round %d: after the skip, P leaves the cursor at %v, want %v", round, tr.e.CursorPosition(), pos)
+	}
+	if g, w := tr.e.CellAt(max(pos.X-1, 0), pos.Y), ref.CellAt(max(pos.X-1, 0), pos.Y); !g.Equal(w) {
+		t.Fatalf("round %d: after the skip, P drawn as %+v, want %+v", round, g, w)
+	}
+	return n > 0
 }
 
 // TestDeferredOutputLeavesTheSameScreen feeds simple output event by event (with

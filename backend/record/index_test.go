@@ -929,29 +929,6 @@ const (
 
 // BenchmarkBuildIndex indexes (and rewrites) the one-hour, 100 MB recording. MB/s is
 // of the stored file; plain-MB/s of the asciicast text it holds.
-// BenchmarkBuildIndexNUL indexes 32 MiB of NUL output (head -c of /dev/zero
-// in a session): 1.24 s when the emulator was given the NULs, 0.30 s since.
-func BenchmarkBuildIndexNUL(b *testing.B) {
-	chunk := strings.Repeat("\x00", 32<<10)
-	evs := make([]record.Event, 0, 1025)
-	for i := range 1024 {
-		evs = append(evs, record.Event{Time: float64(i) / 100, Kind: record.KindOutput, Data: chunk})
-	}
-	evs = append(evs, record.Event{Time: 11, Kind: record.KindOutput, Data: "$ "})
-	src := castFile(b, "nul.cast", record.Header{Width: 80, Height: 24}, evs)
-	dir := b.TempDir()
-	b.SetBytes(32 << 20)
-	for i := 0; b.Loop(); i++ {
-		b.StopTimer()
-		path := filepath.Join(dir, fmt.Sprintf("n%d.cast", i))
-		copyFile(b, src, path)
-		b.StartTimer()
-		if _, err := record.BuildIndex(context.Background(), path, record.IndexOptions{}); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 func BenchmarkBuildIndex(b *testing.B) {
 	src := cachedCast(b, bigDuration, bigSize)
 	st, _ := os.Stat(src)
@@ -1000,6 +977,47 @@ func BenchmarkBuildIndex(b *testing.B) {
 	zw5.Write(gunzipAll(b, filepath.Join(dir, "r0.cast.gz")))
 	zw5.Close()
 	b.ReportMetric(100*float64(idx.Size-one.n)/float64(one.n), "boundary-cost-%")
+}
+
+// BenchmarkBuildIndexNUL indexes 32 MiB of NUL output (head -c of /dev/zero
+// in a session): 1.24 s when the emulator was given the NULs, 0.30 s since.
+func BenchmarkBuildIndexNUL(b *testing.B) {
+	benchIndexFlood(b, strings.Repeat("\x00", 32<<10))
+}
+
+// BenchmarkBuildIndexLog indexes 32 MiB of coloured log lines ended by bare
+// line feeds, as cat of a log prints them in a session without a pty: 17-23 s
+// while only lines ended by CR LF could skip what scrolls off (the emulator
+// scrolled the whole screen for each line), 0.7-0.9 s since.
+func BenchmarkBuildIndexLog(b *testing.B) {
+	var chunk strings.Builder
+	for i := 0; chunk.Len() < 32<<10; i++ {
+		fmt.Fprintf(&chunk, "2026-11-27T10:%02d:%02d.%03dZ \x1b[32mINFO\x1b[0m request id=%x path=/api/v1/session status=200 dur=%dms\n",
+			i/60%60, i%60, i%1000, i*7919, i%900)
+	}
+	benchIndexFlood(b, chunk.String())
+}
+
+// benchIndexFlood indexes a recording of 1024 output events of chunk each, 10 ms
+// apart, and a prompt.
+func benchIndexFlood(b *testing.B, chunk string) {
+	evs := make([]record.Event, 0, 1025)
+	for i := range 1024 {
+		evs = append(evs, record.Event{Time: float64(i) / 100, Kind: record.KindOutput, Data: chunk})
+	}
+	evs = append(evs, record.Event{Time: 11, Kind: record.KindOutput, Data: "$ "})
+	src := castFile(b, "flood.cast", record.Header{Width: 80, Height: 24}, evs)
+	dir := b.TempDir()
+	b.SetBytes(int64(1024 * len(chunk)))
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		path := filepath.Join(dir, fmt.Sprintf("n%d.cast", i))
+		copyFile(b, src, path)
+		b.StartTimer()
+		if _, err := record.BuildIndex(context.Background(), path, record.IndexOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 // countWriter counts what is written to it.

@@ -85,6 +85,7 @@ type screenTracker struct {
 	// written when the emulator's state is needed, by then mostly scrolled off.
 	pending []byte
 	skipped bool   // output before pending was skipped: see write
+	skipCol int    // the cursor's column after what was skipped
 	pens    []byte // the SGR sequences of what was skipped
 	limit   int    // trim pending past this; deferLimit
 	scratch []byte // for write
@@ -341,16 +342,16 @@ func (t *screenTracker) write(d []byte) {
 		t.pending = append(t.pending, d...)
 		data = t.pending
 	}
-	if n := t.skippable(data); n > 0 {
-		t.skip(data[:n])
+	if n, col := t.skippable(data); n > 0 {
+		t.skip(data[:n], col)
 		data = data[n:]
 	}
 	if t.skipped {
-		// What stands for the skipped output: a carriage return, its pen, and the
-		// cursor on the bottom row (see skippable).
-		b := append(t.scratch[:0], '\r')
-		b = append(b, t.pens...)
-		b = appendCUP(b, t.e.Height()-1, 0)
+		// What stands for the skipped output: its pen, and the cursor on the
+		// bottom row in the column where the skipped output left it (see
+		// skippable).
+		b := append(t.scratch[:0], t.pens...)
+		b = appendCUP(b, t.e.Height()-1, t.skipCol)
 		t.e.Write(b)
 		t.scratch = b[:0]
 		t.pens, t.skipped = t.pens[:0], false
@@ -359,8 +360,9 @@ func (t *screenTracker) write(d []byte) {
 	t.pending = t.pending[:0]
 }
 
-// skip leaves out skipped output but its SGR sequences.
-func (t *screenTracker) skip(skipped []byte) {
+// skip leaves out skipped output but its SGR sequences; col is the cursor's
+// column after it.
+func (t *screenTracker) skip(skipped []byte, col int) {
 	for rest := skipped; ; {
 		i := bytes.IndexByte(rest, 0x1b)
 		if i < 0 {
@@ -370,19 +372,19 @@ func (t *screenTracker) skip(skipped []byte) {
 		t.pens = append(t.pens, rest[i:i+k]...)
 		rest = rest[i+k:]
 	}
-	t.skipped = true
+	t.skipped, t.skipCol = true, col
 }
 
 // trim drops from pending what cannot show any more.
 func (t *screenTracker) trim() {
-	n := t.skippable(t.pending)
+	n, col := t.skippable(t.pending)
 	if n == 0 {
 		if len(t.pending) >= deferMax {
 			t.flush()
 		}
 		return
 	}
-	t.skip(t.pending[:n])
+	t.skip(t.pending[:n], col)
 	t.pending = append(t.pending[:0], t.pending[n:]...)
 	if len(t.pens) > t.limit/4 { // colours pile up: let the emulator have them
 		t.flush()
@@ -433,32 +435,75 @@ func sgrLen(p []byte) int {
 }
 
 // skippable returns how many bytes at the start of d need not be written to the
-// emulator. When the screen is plain (main screen, default modes, no scroll region)
-// and d starts with simple text (printable characters, CR, LF, TAB, BS and SGR)
-// holding at least 2*rows line feeds, a part of it that ends with CR LF and is
-// followed by at least rows of those line feeds leaves nothing that shows: the line
-// feeds after it scroll at least rows times wherever the cursor is (after a part
-// with fewer than rows line feeds, more of them follow), so every row that shows at
-// the end is scrolled in and written afterwards. Only the pen (SGR) and the cursor
-// at column 0 remain; write sets them, with the cursor on the bottom row, where
-// what follows scrolls rows times too.
-func (t *screenTracker) skippable(d []byte) int {
+// emulator, and the cursor's column after them. When the screen is plain (main
+// screen, default modes, no scroll region) and d starts with simple text
+// (printable characters, CR, LF, TAB, BS and SGR) holding at least 2*rows line
+// feeds, a part of it that ends with a line feed and is followed by at least rows
+// of those line feeds leaves nothing that shows: the line feeds after it scroll at
+// least rows times wherever the cursor is (after a part with fewer than rows line
+// feeds, more of them follow), so every row that shows at the end is scrolled in
+// and written afterwards. Only the pen (SGR) and the cursor's column remain; write
+// sets them, with the cursor on the bottom row, where what follows scrolls rows
+// times too. A line feed clears a pending wrap and keeps the column, so the part
+// may end at a line feed wherever its column is known: after a carriage return,
+// or from where d starts, counting printable ASCII with the emulator's wrapping.
+// After a TAB, a BS or a character from U+0080 up it is not known (tab stops
+// and widths are the emulator's) until the next carriage return. Output that
+// ends its lines with CR LF (a pty) has its column at 0; output with bare line
+// feeds (a command run without a pty: cat of a log) has it where the text left
+// it.
+func (t *screenTracker) skippable(d []byte) (n, col int) {
 	rows := t.e.Height()
 	if len(d) <= 2*rows || !t.plain() {
-		return 0
+		return 0, 0
 	}
 	end, lfs := simpleScan(d)
 	if lfs < 2*rows {
-		return 0
+		return 0, 0
 	}
-	cut := 0
-	for i, n := 0, 1; n <= lfs-rows; n++ {
-		i += bytes.IndexByte(d[i:end], '\n') + 1
-		if i >= 2 && d[i-2] == '\r' {
-			cut = i
+	cols := t.e.Width()
+	x, wrap, known := t.startColumn()
+	for i, lf := 0, 0; i < end && lf < lfs-rows; i++ {
+		switch c := d[i]; {
+		case c >= 0x20 && c < 0x7f:
+			if wrap {
+				x, wrap = 0, false
+			}
+			if x >= cols-1 {
+				wrap = true
+			} else {
+				x++
+			}
+		case c == '\n':
+			lf++
+			wrap = false
+			if known {
+				n, col = i+1, x
+			}
+		case c == '\r':
+			x, wrap, known = 0, false, true
+		case c == 0x1b:
+			i += sgrLen(d[i:]) - 1 // simple text holds no other sequence
+		case c == '\a':
+		default:
+			known = false
 		}
 	}
-	return cut
+	return n, col
+}
+
+// startColumn returns the cursor's column where pending output starts, and
+// whether a wrap is pending there: after skipped output, or where the emulator
+// is. ok is false when the emulator's pending wrap cannot be read.
+func (t *screenTracker) startColumn() (col int, wrap, ok bool) {
+	if t.skipped {
+		return t.skipCol, false, true
+	}
+	if phantomField == nil {
+		return 0, false, false
+	}
+	x := t.e.CursorPosition().X
+	return x, x >= t.e.Width()-1 && reflect.ValueOf(t.e).Elem().FieldByIndex(phantomField).Bool(), true
 }
 
 // simpleLen returns the length of the simple text at the start of d.
