@@ -3,6 +3,7 @@ package record
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -183,16 +184,7 @@ func skipOutput(t *testing.T, round int, before string, data []byte) bool {
 	defer ref.InputPipe().(*io.PipeWriter).Close()
 	ref.Write([]byte(before))
 	ref.Write(data)
-	if got, want := tr.e.String(), ref.String(); got != want || tr.e.CursorPosition() != ref.CursorPosition() {
-		t.Fatalf("round %d: screen\n%s\ncursor %v, want\n%s\ncursor %v", round, got, tr.e.CursorPosition(), want, ref.CursorPosition())
-	}
-	for y := range 6 {
-		for x := range 30 {
-			if g, w := tr.e.CellAt(x, y), ref.CellAt(x, y); !g.Equal(w) {
-				t.Fatalf("round %d: cell %d,%d %+v, want %+v", round, x, y, g, w)
-			}
-		}
-	}
+	sameScreen(t, round, tr, ref)
 	// The pen and a pending wrap survive: the next character is drawn the same.
 	tr.output([]byte("P"))
 	tr.flush()
@@ -205,6 +197,62 @@ func skipOutput(t *testing.T, round int, before string, data []byte) bool {
 		t.Fatalf("round %d: after the skip, P drawn as %+v, want %+v", round, g, w)
 	}
 	return n > 0
+}
+
+// sameScreen fails the test unless the tracker's emulator shows what ref does,
+// cursor included.
+func sameScreen(t *testing.T, round int, tr *screenTracker, ref *vt.Emulator) {
+	t.Helper()
+	if got, want := tr.e.String(), ref.String(); got != want || tr.e.CursorPosition() != ref.CursorPosition() {
+		t.Fatalf("round %d: screen\n%s\ncursor %v, want\n%s\ncursor %v", round, got, tr.e.CursorPosition(), want, ref.CursorPosition())
+	}
+	for y := range ref.Height() {
+		for x := range ref.Width() {
+			if g, w := tr.e.CellAt(x, y), ref.CellAt(x, y); !g.Equal(w) {
+				t.Fatalf("round %d: cell %d,%d %+v, want %+v", round, x, y, g, w)
+			}
+		}
+	}
+}
+
+// TestSequenceCutByEventKeepsTheShortcut feeds coloured log lines in events
+// that each end inside an SGR sequence, as the recorder cuts output wherever a
+// read ended: the emulator must still see only a small part of it, and show
+// the same screen as one that replays every byte.
+func TestSequenceCutByEventKeepsTheShortcut(t *testing.T) {
+	var log strings.Builder
+	for i := range 3000 {
+		fmt.Fprintf(&log, "2026-11-27T10:00:%02d.%03dZ \x1b[3%dmINFO\x1b[0m request id=%x status=200\n", i%60, i%1000, 1+i%6, i*7919)
+	}
+	data := log.String()
+	tr := newScreenTracker(80, 24)
+	defer tr.close()
+	ref := vt.NewEmulator(80, 24)
+	go io.Copy(io.Discard, ref)
+	defer ref.InputPipe().(*io.PipeWriter).Close()
+	events := 0
+	for len(data) > 0 {
+		// About 40 lines, then up to the middle of the next SGR.
+		k := min(len(data), 40*70)
+		if j := strings.Index(data[k:], "\x1b[3"); j >= 0 {
+			k += j + 3
+		} else {
+			k = len(data)
+		}
+		tr.output([]byte(data[:k]))
+		ref.Write([]byte(data[:k]))
+		data = data[k:]
+		events++
+		if events%10 == 0 {
+			tr.flush()
+			sameScreen(t, events, tr, ref)
+		}
+	}
+	tr.flush()
+	sameScreen(t, events, tr, ref)
+	if total := log.Len(); tr.fed > total/5 {
+		t.Fatalf("the emulator was given %d of %d bytes in %d events: the shortcut stops after a cut sequence", tr.fed, total, events)
+	}
 }
 
 // TestDeferredOutputLeavesTheSameScreen feeds simple output event by event (with

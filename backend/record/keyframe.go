@@ -87,8 +87,10 @@ type screenTracker struct {
 	skipped bool   // output before pending was skipped: see write
 	skipCol int    // the cursor's column after what was skipped
 	pens    []byte // the SGR sequences of what was skipped
+	tail    int    // pending ends with this many bytes of an SGR sequence cut short
 	limit   int    // trim pending past this; deferLimit
 	scratch []byte // for write
+	fed     int    // bytes written to the emulator by write, for tests
 	kbuf    []byte // for keyframe
 }
 
@@ -304,17 +306,62 @@ func (t *screenTracker) output(d []byte) {
 	if len(d) == 0 {
 		return
 	}
-	if t.plain() && simpleLen(d) == len(d) {
-		t.pending = append(t.pending, d...)
-		if len(t.pending) >= t.limit {
-			t.trim()
+	if t.pstate != parser.GroundState && t.pstate != parser.Utf8State {
+		// The last output stopped inside a sequence (an event cut an SGR in
+		// two): the emulator takes the rest of it, so that simple output after
+		// it can wait in pending again rather than all go to the emulator.
+		k := t.sequenceEnd(d)
+		t.write(d[:k])
+		t.scan(d[:k])
+		if d = d[k:]; len(d) == 0 {
+			return
 		}
-		c, esc := d[len(d)-1], bytes.LastIndexByte(d, 0x1b)
-		t.print = c >= 0x80 || (c >= 0x20 && (esc < 0 || esc+sgrLen(d[esc:]) < len(d)))
+	}
+	if t.plain() && t.deferred(d) {
 		return
 	}
 	t.write(d)
 	t.scan(d)
+}
+
+// deferred appends d to pending if what is pending stays simple output, which
+// may end in the first bytes of an SGR sequence (the recorder cuts output
+// wherever a read ended), and reports whether it did.
+func (t *screenTracker) deferred(d []byte) bool {
+	old := len(t.pending)
+	from := old - t.tail // the simple text before it is known
+	t.pending = append(t.pending, d...)
+	p := t.pending
+	end := from + simpleLen(p[from:])
+	if end < len(p) && !sgrPrefix(p[end:]) {
+		t.pending = p[:old]
+		return false
+	}
+	t.tail = len(p) - end
+	if t.tail > 0 {
+		t.print = false
+	} else {
+		c, esc := p[len(p)-1], bytes.LastIndexByte(p, 0x1b)
+		t.print = c >= 0x80 || (c >= 0x20 && (esc < 0 || esc+sgrLen(p[esc:]) < len(p)))
+	}
+	if len(p) >= t.limit {
+		t.trim()
+	}
+	return true
+}
+
+// sgrPrefix reports whether p is the start of an SGR sequence, cut before its
+// final byte.
+func sgrPrefix(p []byte) bool {
+	if len(p) > 64 || p[0] != 0x1b || len(p) > 1 && p[1] != '[' {
+		return false
+	}
+	for _, c := range p[min(len(p), 2):] {
+		if c < '0' || c > ';' {
+			return false
+		}
+	}
+	return true
 }
 
 // dropNUL returns d without its NUL bytes, in a new slice.
@@ -337,8 +384,8 @@ func (t *screenTracker) flush() {
 
 // write writes pending and d to the emulator, leaving out what scrolls off.
 func (t *screenTracker) write(d []byte) {
-	data := d
-	if len(t.pending) > 0 {
+	data, held := d, len(t.pending)
+	if held > 0 {
 		t.pending = append(t.pending, d...)
 		data = t.pending
 	}
@@ -357,6 +404,12 @@ func (t *screenTracker) write(d []byte) {
 		t.pens, t.skipped = t.pens[:0], false
 	}
 	t.e.Write(data)
+	t.fed += len(data)
+	if t.tail > 0 {
+		// The emulator is in the sequence pending ended with.
+		t.scan(t.pending[held-t.tail : held])
+		t.tail = 0
+	}
 	t.pending = t.pending[:0]
 }
 
@@ -536,6 +589,18 @@ func simpleScan(d []byte) (end, lfs int) {
 	return len(d), lfs
 }
 
+// sequenceEnd returns how many bytes at the start of d end the sequence the
+// parser is in, or len(d) when it does not end in d.
+func (t *screenTracker) sequenceEnd(d []byte) int {
+	state := t.pstate
+	for i, c := range d {
+		if state, _ = parser.Table.Transition(state, c); state == parser.GroundState {
+			return i + 1
+		}
+	}
+	return len(d)
+}
+
 // scan follows the emulator's parser through d, with the same transition table, to
 // know whether the output stops in the middle of a sequence.
 func (t *screenTracker) scan(d []byte) {
@@ -585,7 +650,9 @@ func utf8Len(c byte) int {
 }
 
 // atBoundary reports whether the output so far ends between sequences.
-func (t *screenTracker) atBoundary() bool { return t.pstate == parser.GroundState }
+func (t *screenTracker) atBoundary() bool {
+	return t.pstate == parser.GroundState && t.tail == 0
+}
 
 // phantomField is the index of the emulator's pending-wrap flag. vt keeps it to
 // itself (atPhantom: a character was written in the last column and the next one
