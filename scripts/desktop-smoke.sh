@@ -35,6 +35,9 @@ FAKEGUACD=$ROOT/bin/fakeguacd
 LOG=$ART/desktop-smoke.log
 BINARY=$ROOT/bin/portcullis-desktop
 TIMEOUT=${SMOKE_TIMEOUT:-90}
+# tesseract's OpenMP threads spin against each other on a small machine: ocr's three readings of a
+# screenshot took 20 s on 2 cores (a wait of 20 or 30 s then saw one frame), 2.3 s with one thread.
+export OMP_THREAD_LIMIT=1
 # The login page shows the product name and a log-in form; OCR must read both kinds of words.
 PRODUCT_WORD='portcullis'
 LOGIN_WORDS='log ?in|sign ?in|username|user name|password'
