@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/vt"
@@ -213,6 +214,53 @@ func sameScreen(t *testing.T, round int, tr *screenTracker, ref *vt.Emulator) {
 			}
 		}
 	}
+}
+
+// FuzzTrackerMatchesEmulator feeds output in events cut anywhere to a tracker
+// (which defers simple output and skips what scrolls off) and to an emulator that
+// replays every byte, and compares their screens after each event that ends
+// between sequences. cuts gives the events' lengths, a byte each.
+func FuzzTrackerMatchesEmulator(f *testing.F) {
+	logLines := strings.Repeat("12:00:01 \x1b[32mINFO\x1b[0m request id=4d44 status=200\n", 12)
+	for _, s := range []struct{ data, cuts string }{
+		{logLines, "\x07\x0d\x1f\x30"},
+		{strings.ReplaceAll(logLines, "\n", "\r\n"), "\x40\x03"},
+		{"$ prompt " + strings.Repeat("x", 30) + "\n" + strings.Repeat("line\tof\b text 日本\n", 10), "\x11"},
+		{strings.Repeat("abcdefghijklm\n", 20) + "\x1b[2;3r" + strings.Repeat("in region\n", 9), "\x05\x09"},
+		{strings.Repeat("\x1b[1;3", 3) + "1mred\n" + strings.Repeat("wrap wrap wrap\n", 15), "\x02\x01\x04"},
+		{"\x1b[?1049h" + strings.Repeat("alt\r\n", 12) + "\x1b[?1049l" + strings.Repeat("main\n", 12), "\x06"},
+	} {
+		f.Add([]byte(s.data), []byte(s.cuts))
+	}
+	f.Fuzz(func(t *testing.T, data, cuts []byte) {
+		if len(data) > 4<<10 {
+			return
+		}
+		data = bytes.ReplaceAll(bytes.ToValidUTF8(data, []byte("\uFFFD")), []byte{0}, nil)
+		tr := newScreenTracker(12, 4)
+		defer tr.close()
+		tr.limit = 64 // trim at once
+		ref := vt.NewEmulator(12, 4)
+		go io.Copy(io.Discard, ref)
+		defer ref.InputPipe().(*io.PipeWriter).Close()
+		for i := 0; len(data) > 0; i++ {
+			k := len(data)
+			if len(cuts) > 0 {
+				k = min(k, 1+int(cuts[i%len(cuts)]))
+			}
+			// Events hold whole characters (they are JSON strings).
+			for k < len(data) && !utf8.RuneStart(data[k]) {
+				k++
+			}
+			tr.output(data[:k])
+			ref.Write(data[:k])
+			data = data[k:]
+			if tr.atBoundary() {
+				tr.flush()
+				sameScreen(t, i, tr, ref)
+			}
+		}
+	})
 }
 
 // TestSequenceCutByEventKeepsTheShortcut feeds coloured log lines in events
