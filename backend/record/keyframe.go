@@ -338,16 +338,23 @@ func (t *screenTracker) deferred(d []byte) bool {
 		return false
 	}
 	t.tail = len(p) - end
-	if t.tail > 0 {
-		t.print = false
-	} else {
-		c, esc := p[len(p)-1], bytes.LastIndexByte(p, 0x1b)
-		t.print = c >= 0x80 || (c >= 0x20 && (esc < 0 || esc+sgrLen(p[esc:]) < len(p)))
-	}
+	c := p[len(p)-1]
+	t.print = t.tail == 0 && (c >= 0x80 || c >= 0x20 && !endsInSGR(p))
 	if len(p) >= t.limit {
 		t.trim()
 	}
 	return true
+}
+
+// endsInSGR reports whether p ends with an SGR sequence.
+func endsInSGR(p []byte) bool {
+	i := len(p) - 1
+	if i < 0 || p[i] != 'm' {
+		return false
+	}
+	for i--; i >= 0 && p[i] >= '0' && p[i] <= ';'; i-- {
+	}
+	return i >= 1 && p[i] == '[' && p[i-1] == 0x1b
 }
 
 // sgrPrefix reports whether p is the start of an SGR sequence, cut before its
@@ -516,8 +523,31 @@ func (t *screenTracker) skippable(d []byte) (n, col int) {
 	}
 	cols := t.e.Width()
 	x, wrap, known := t.startColumn()
-	for i, lf := 0, 0; i < end && lf < lfs-rows; i++ {
-		switch c := d[i]; {
+	for i, lf := 0, 0; lf < lfs-rows; lf++ {
+		j := i + bytes.IndexByte(d[i:end], '\n')
+		line := d[i:j]
+		if k := bytes.LastIndexByte(line, '\r'); k >= 0 {
+			x, wrap, known = 0, false, true
+			line = line[k+1:]
+		}
+		if known {
+			x, known = advance(line, x, wrap, cols)
+		}
+		wrap = false // a line feed clears a pending wrap and keeps the column
+		if known {
+			n, col = j+1, x
+		}
+		i = j + 1
+	}
+	return n, col
+}
+
+// advance returns the cursor's column after the emulator prints simple text
+// without CR or LF from column x (with a wrap pending or not), and false for ok
+// when it cannot tell (a TAB, a BS, a character from U+0080 up).
+func advance(text []byte, x int, wrap bool, cols int) (int, bool) {
+	for i := 0; i < len(text); i++ {
+		switch c := text[i]; {
 		case c >= 0x20 && c < 0x7f:
 			if wrap {
 				x, wrap = 0, false
@@ -527,22 +557,14 @@ func (t *screenTracker) skippable(d []byte) (n, col int) {
 			} else {
 				x++
 			}
-		case c == '\n':
-			lf++
-			wrap = false
-			if known {
-				n, col = i+1, x
-			}
-		case c == '\r':
-			x, wrap, known = 0, false, true
 		case c == 0x1b:
-			i += sgrLen(d[i:]) - 1 // simple text holds no other sequence
+			i += sgrLen(text[i:]) - 1 // simple text holds no other sequence
 		case c == '\a':
 		default:
-			known = false
+			return x, false
 		}
 	}
-	return n, col
+	return x, true
 }
 
 // startColumn returns the cursor's column where pending output starts, and
