@@ -352,7 +352,7 @@ func endsInSGR(p []byte) bool {
 	if i < 0 || p[i] != 'm' {
 		return false
 	}
-	for i--; i >= 0 && p[i] >= '0' && p[i] <= ';'; i-- {
+	for i--; i >= 0 && sgrParam(p[i]); i-- {
 	}
 	return i >= 1 && p[i] == '[' && p[i-1] == 0x1b
 }
@@ -364,12 +364,16 @@ func sgrPrefix(p []byte) bool {
 		return false
 	}
 	for _, c := range p[min(len(p), 2):] {
-		if c < '0' || c > ';' {
+		if !sgrParam(c) {
 			return false
 		}
 	}
 	return true
 }
+
+// sgrParam reports whether c may stand between ESC [ and m in an SGR sequence:
+// digits and the separators ':' and ';'.
+func sgrParam(c byte) bool { return c >= '0' && c <= ';' }
 
 // dropNUL returns d without its NUL bytes, in a new slice.
 func dropNUL(d []byte) []byte {
@@ -484,7 +488,7 @@ func sgrLen(p []byte) int {
 	}
 	for i := 2; i < len(p); i++ {
 		switch c := p[i]; {
-		case c >= '0' && c <= ';':
+		case sgrParam(c):
 		case c == 'm':
 			return i + 1
 		default:
@@ -578,7 +582,7 @@ func (t *screenTracker) startColumn() (col int, wrap, ok bool) {
 		return 0, false, false
 	}
 	x := t.e.CursorPosition().X
-	return x, x >= t.e.Width()-1 && reflect.ValueOf(t.e).Elem().FieldByIndex(phantomField).Bool(), true
+	return x, x >= t.e.Width()-1 && t.phantom(), true
 }
 
 // simpleLen returns the length of the simple text at the start of d.
@@ -689,6 +693,11 @@ var phantomField = func() []int {
 	return f.Index
 }()
 
+// phantom reads the emulator's pending-wrap flag; phantomField must be known.
+func (t *screenTracker) phantom() bool {
+	return reflect.ValueOf(t.e).Elem().FieldByIndex(phantomField).Bool()
+}
+
 // pendingWrap reports whether a wrap is pending: the next character goes to the
 // start of the next line.
 func (t *screenTracker) pendingWrap() bool {
@@ -697,7 +706,7 @@ func (t *screenTracker) pendingWrap() bool {
 		return false
 	}
 	if phantomField != nil {
-		return reflect.ValueOf(t.e).Elem().FieldByIndex(phantomField).Bool()
+		return t.phantom()
 	}
 	// A guess: a printable character was the last thing written and the cursor sits
 	// on a narrow character in the last column.
