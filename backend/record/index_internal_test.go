@@ -180,9 +180,7 @@ func skipOutput(t *testing.T, round int, before string, data []byte) bool {
 	n, _ := tr.skippable(data)
 	tr.output(data)
 	tr.flush()
-	ref := vt.NewEmulator(30, 6)
-	go io.Copy(io.Discard, ref)
-	defer ref.InputPipe().(*io.PipeWriter).Close()
+	ref := refEmulator(t, 30, 6)
 	ref.Write([]byte(before))
 	ref.Write(data)
 	sameScreen(t, round, tr, ref)
@@ -198,6 +196,15 @@ func skipOutput(t *testing.T, round int, before string, data []byte) bool {
 		t.Fatalf("round %d: after the skip, P drawn as %+v, want %+v", round, g, w)
 	}
 	return n > 0
+}
+
+// refEmulator returns an emulator for the tests to replay every byte in, its
+// answers to queries drained until the test ends.
+func refEmulator(tb testing.TB, cols, rows int) *vt.Emulator {
+	e := vt.NewEmulator(cols, rows)
+	go io.Copy(io.Discard, e)
+	tb.Cleanup(func() { e.InputPipe().(*io.PipeWriter).Close() })
+	return e
 }
 
 // sameScreen fails the test unless the tracker's emulator shows what ref does,
@@ -240,9 +247,7 @@ func FuzzTrackerMatchesEmulator(f *testing.F) {
 		tr := newScreenTracker(12, 4)
 		defer tr.close()
 		tr.limit = 64 // trim at once
-		ref := vt.NewEmulator(12, 4)
-		go io.Copy(io.Discard, ref)
-		defer ref.InputPipe().(*io.PipeWriter).Close()
+		ref := refEmulator(t, 12, 4)
 		for i := 0; len(data) > 0; i++ {
 			k := len(data)
 			if len(cuts) > 0 {
@@ -275,9 +280,7 @@ func TestSequenceCutByEventKeepsTheShortcut(t *testing.T) {
 	data := log.String()
 	tr := newScreenTracker(80, 24)
 	defer tr.close()
-	ref := vt.NewEmulator(80, 24)
-	go io.Copy(io.Discard, ref)
-	defer ref.InputPipe().(*io.PipeWriter).Close()
+	ref := refEmulator(t, 80, 24)
 	events := 0
 	for len(data) > 0 {
 		// About 40 lines, then up to the middle of the next SGR.
@@ -323,9 +326,7 @@ func TestDeferredOutputLeavesTheSameScreen(t *testing.T) {
 	tr := newScreenTracker(40, 10)
 	tr.limit = 4 << 10 // trim often
 	defer tr.close()
-	ref := vt.NewEmulator(40, 10)
-	go io.Copy(io.Discard, ref)
-	defer ref.InputPipe().(*io.PipeWriter).Close()
+	ref := refEmulator(t, 40, 10)
 	checks := 0
 	trims := 0
 	for ev := range 1500 {
@@ -390,9 +391,7 @@ func TestSkipEdgeCases(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tr := newScreenTracker(20, 6)
 			defer tr.close()
-			ref := vt.NewEmulator(20, 6)
-			go io.Copy(io.Discard, ref)
-			defer ref.InputPipe().(*io.PipeWriter).Close()
+			ref := refEmulator(t, 20, 6)
 			full := lines(strings.Repeat("#", 20), 6) // fills the screen, up to the bottom row
 			for _, d := range []string{full, tc.data, "P"} {
 				tr.output([]byte(d))
